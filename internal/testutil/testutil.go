@@ -1,0 +1,139 @@
+// Package testutil holds the helpers every package's tests share: where the
+// real-DICOM corpus is, whether an external peer tool (DCMTK, GDCM, Orthanc)
+// is installed, and free loopback ports picked at run time.
+//
+// Missing tools and a missing corpus make a test skip with a loud message.
+// When SHARDPACS_STRICT=1 (set by .ci/run after it installs the tools) the
+// same condition fails the test instead, so CI can never pass by skipping.
+package testutil
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// Strict reports whether skips for missing tools or data are fatal
+// (SHARDPACS_STRICT=1).
+func Strict() bool { return os.Getenv("SHARDPACS_STRICT") == "1" }
+
+// SkipOrFail skips the test with a loud message, or fails it in strict mode.
+func SkipOrFail(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if Strict() {
+		t.Fatalf("SHARDPACS_STRICT=1 and: "+format, args...)
+	}
+	t.Logf("!!! SKIPPING (set up the missing piece to run this test): "+format, args...)
+	t.SkipNow()
+}
+
+// RepoRoot returns the repository root (the folder holding go.mod).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("testutil: cannot locate source file")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// CorpusDir returns the real-DICOM corpus folder: $SHARDPACS_CORPUS, or
+// ../shared/corpus beside the repository. It skips (or fails, in strict mode)
+// when the folder does not exist.
+func CorpusDir(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("SHARDPACS_CORPUS")
+	if dir == "" {
+		dir = filepath.Join(RepoRoot(t), "..", "shared", "corpus")
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		SkipOrFail(t, "DICOM corpus not found at %q (set SHARDPACS_CORPUS)", dir)
+	}
+	return dir
+}
+
+// PydicomTestFiles returns pydicom's test-file folder (Debian package
+// python3-pydicom), or skips/fails when it is not installed.
+func PydicomTestFiles(t testing.TB) string {
+	t.Helper()
+	for _, dir := range []string{
+		os.Getenv("SHARDPACS_PYDICOM_FILES"),
+		"/usr/lib/python3/dist-packages/pydicom/data/test_files",
+	} {
+		if dir == "" {
+			continue
+		}
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			return dir
+		}
+	}
+	SkipOrFail(t, "pydicom test files not found (apt-get install python3-pydicom, or set SHARDPACS_PYDICOM_FILES)")
+	return ""
+}
+
+// CorpusFiles lists every regular file below the corpus folder whose name
+// ends in .dcm, sorted.
+func CorpusFiles(t testing.TB) []string {
+	t.Helper()
+	return DICOMFiles(t, CorpusDir(t))
+}
+
+// DICOMFiles lists the files below dir that end in .dcm (case-insensitive),
+// sorted.
+func DICOMFiles(t testing.TB, dir string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && strings.EqualFold(filepath.Ext(p), ".dcm") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("testutil: walking %s: %v", dir, err)
+	}
+	sort.Strings(files)
+	return files
+}
+
+// RequireTool returns the path of an external program, or skips (fails in
+// strict mode) when it is not on PATH.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		SkipOrFail(t, "external tool %q not found on PATH (make test installs it when run as root)", name)
+	}
+	return p
+}
+
+// Listen opens a TCP listener on a free loopback port.
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testutil: listen: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// FreePort returns a loopback port that was free a moment ago, for external
+// servers (storescp, dcmqrscp) that must be told a port number.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testutil: listen: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

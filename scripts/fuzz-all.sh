@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every native Go fuzz target in the module for the given time each
+# (default 30s): scripts/fuzz-all.sh 10m
+set -euo pipefail
+cd "$(dirname "$0")/.."
+t=${1:-30s}
+for pkg in $(go list ./...); do
+  dir=$(go list -f '{{.Dir}}' "$pkg")
+  for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+    echo "== $pkg $target ($t)"
+    go test -run '^$' -fuzz "^${target}\$" -fuzztime "$t" "$pkg"
+  done
+done
