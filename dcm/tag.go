@@ -31,7 +31,9 @@ func (t Tag) String() string {
 }
 
 // GoString returns the tag as a Go hex literal, for %#v.
-func (t Tag) GoString() string { return "dcm.Tag(0x" + strconv.FormatUint(uint64(t)|1<<32, 16)[1:] + ")" }
+func (t Tag) GoString() string {
+	return "dcm.Tag(0x" + strconv.FormatUint(uint64(t)|1<<32, 16)[1:] + ")"
+}
 
 // Keyword returns the tag's keyword from the data dictionary (PS3.6), e.g.
 // "PatientName", or "" when the tag is not in the dictionary.
@@ -110,62 +112,4 @@ const (
 // (QueryRetrieveLevel, RetrieveAETitle, InstanceAvailability,
 // ModalitiesInStudy, SOPClassesInStudy and the NumberOf*Related* counts),
 // the item tags and PixelData. Callers must not modify it.
-var IndexTags = []Tag{
-	TagSpecificCharacterSet,
-	TagSOPClassUID,
-	TagSOPInstanceUID,
-	TagStudyDate,
-	TagSeriesDate,
-	TagContentDate,
-	TagStudyTime,
-	TagSeriesTime,
-	TagContentTime,
-	TagAccessionNumber,
-	TagModality,
-	TagManufacturer,
-	TagInstitutionName,
-	TagReferringPhysicianName,
-	TagTimezoneOffsetFromUTC,
-	TagStationName,
-	TagStudyDescription,
-	TagSeriesDescription,
-	TagNameOfPhysiciansReadingStudy,
-	TagPatientName,
-	TagPatientID,
-	TagIssuerOfPatientID,
-	TagPatientBirthDate,
-	TagPatientBirthTime,
-	TagPatientSex,
-	TagOtherPatientIDs,
-	TagPatientAge,
-	TagPatientSize,
-	TagPatientWeight,
-	TagBodyPartExamined,
-	TagProtocolName,
-	TagStudyInstanceUID,
-	TagSeriesInstanceUID,
-	TagStudyID,
-	TagSeriesNumber,
-	TagInstanceNumber,
-	TagNumberOfFrames,
-	TagRows,
-	TagColumns,
-	TagPerformedProcedureStepStartDate,
-}
-
-// isIndexTag reports whether t is in IndexTags.
-func isIndexTag(t Tag) bool {
-	switch t {
-	case TagSpecificCharacterSet, TagSOPClassUID, TagSOPInstanceUID, TagStudyDate, TagSeriesDate,
-		TagContentDate, TagStudyTime, TagSeriesTime, TagContentTime, TagAccessionNumber, TagModality,
-		TagManufacturer, TagInstitutionName, TagReferringPhysicianName, TagTimezoneOffsetFromUTC,
-		TagStationName, TagStudyDescription, TagSeriesDescription, TagNameOfPhysiciansReadingStudy,
-		TagPatientName, TagPatientID, TagIssuerOfPatientID, TagPatientBirthDate, TagPatientBirthTime,
-		TagPatientSex, TagOtherPatientIDs, TagPatientAge, TagPatientSize, TagPatientWeight,
-		TagBodyPartExamined, TagProtocolName, TagStudyInstanceUID, TagSeriesInstanceUID, TagStudyID,
-		TagSeriesNumber, TagInstanceNumber, TagNumberOfFrames, TagRows, TagColumns,
-		TagPerformedProcedureStepStartDate:
-		return true
-	}
-	return false
-}
+var IndexTags = indexSlots[:]
