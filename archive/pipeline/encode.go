@@ -1,0 +1,349 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	cryptorand "crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/shardpacs/shardpacs/crypto"
+)
+
+// KeyWrapper wraps and unwraps key shares with the node's KEK.
+// *crypto.Keyring implements it.
+type KeyWrapper interface {
+	Wrap(plaintext, aad []byte) (wrapped []byte, version uint32, err error)
+	Unwrap(version uint32, wrapped, aad []byte) ([]byte, error)
+}
+
+var _ KeyWrapper = (*crypto.Keyring)(nil)
+
+// probeSize is how much plaintext Encode reads before it decides the codec
+// (CodecAuto). An instance no larger is compressed in one call.
+const probeSize = 1 << 20
+
+// DefaultMinRatio is the compression ratio below which CodecAuto stores
+// an instance uncompressed.
+const DefaultMinRatio = 1.05
+
+// Params configures Encode. The zero value of every field but Keyring works.
+type Params struct {
+	// K is the number of data shards: any K of the N = 4 shares rebuild
+	// the instance. 2 (default; 2 parity shards), 3 (1 parity) or 4 (no
+	// parity: the papers' plain split, every share needed).
+	K int
+	// Codec: CodecAuto (default), CodecZstd or CodecNone. Callers pass
+	// CodecNone for encapsulated (already compressed) transfer syntaxes.
+	Codec Codec
+	// Level is the zstd level; 0 means zstd.SpeedFastest (the ingest CPU
+	// budget; SpeedDefault gains ~5% size for twice the time).
+	Level zstd.EncoderLevel
+	// MinRatio is CodecAuto's threshold; 0 means DefaultMinRatio.
+	MinRatio float64
+	// SegmentSize is the AEAD segment (and stripe) size; 0 means
+	// crypto.DefaultSegmentSize (1 MiB). MinSegmentSize..MaxSegmentSize.
+	SegmentSize int
+	// Keyring wraps the key shares (required).
+	Keyring KeyWrapper
+	// Rand is the source of object IDs, data keys and Shamir
+	// coefficients; nil means crypto/rand.Reader.
+	Rand io.Reader
+}
+
+func (p *Params) k() int {
+	if p.K == 0 {
+		return 2
+	}
+	return p.K
+}
+
+func (p *Params) level() zstd.EncoderLevel {
+	if p.Level == 0 {
+		return zstd.SpeedFastest
+	}
+	return p.Level
+}
+
+func (p *Params) minRatio() float64 {
+	if p.MinRatio == 0 {
+		return DefaultMinRatio
+	}
+	return p.MinRatio
+}
+
+func (p *Params) segmentSize() int {
+	if p.SegmentSize == 0 {
+		return crypto.DefaultSegmentSize
+	}
+	return p.SegmentSize
+}
+
+func (p *Params) rand() io.Reader {
+	if p.Rand == nil {
+		return cryptorand.Reader
+	}
+	return p.Rand
+}
+
+// Result describes an encoded instance: what the index records.
+type Result struct {
+	ObjectID       [16]byte
+	PlainSHA256    [32]byte
+	PlainSize      int64
+	CompressedSize int64
+	CipherSize     int64
+	Codec          Codec
+	K              int
+	SegmentSize    int // as recorded: smaller than Params' for a small instance
+	KEKVersion     uint32
+	// ShareSize is the number of bytes written to each share writer.
+	ShareSize [N]int64
+	// ShareErr is the error of each share writer that failed (the share is
+	// incomplete and must be discarded); nil for complete shares.
+	ShareErr [N]error
+}
+
+// hashReader hashes and counts the plaintext as it is read, and stops on
+// a cancelled context.
+type hashReader struct {
+	ctx context.Context
+	r   io.Reader
+	h   hash.Hash
+	n   int64
+}
+
+func (r *hashReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := r.r.Read(p)
+	r.h.Write(p[:n])
+	r.n += int64(n)
+	return n, err
+}
+
+// countWriter counts what passes to w.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+var probePool = sync.Pool{New: func() any { b := make([]byte, probeSize); return &b }}
+var compPool = sync.Pool{New: func() any { b := make([]byte, 0, probeSize); return &b }}
+
+// Encode turns one instance into N = 4 share objects, written to shares
+// (see doc.go for the stages and the format). It reads plaintext to EOF
+// with bounded memory (a few MiB whatever the size) and writes the shares
+// in lock step: writing to an io.Pipe per share is cheap, and so is a
+// bytes.Buffer for small instances.
+//
+// A share writer that fails is dropped (its error in Result.ShareErr) and
+// the others are completed; Encode fails with ErrTooFewShares once fewer
+// than K remain. On any error the caller discards every share. The write
+// quorum (K+1 by default) is the caller's decision, after its Puts.
+func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Writer) (*Result, error) {
+	k, seg := p.k(), p.segmentSize()
+	switch {
+	case k < 2 || k > N:
+		return nil, fmt.Errorf("pipeline: k = %d, want 2..%d", k, N)
+	case seg < MinSegmentSize || seg > MaxSegmentSize:
+		return nil, fmt.Errorf("pipeline: segment size %d outside %d..%d", seg, MinSegmentSize, MaxSegmentSize)
+	case p.Codec > CodecZstd:
+		return nil, fmt.Errorf("pipeline: unknown codec %d", p.Codec)
+	case p.Keyring == nil:
+		return nil, errors.New("pipeline: no keyring")
+	}
+	out := &outs{k: k}
+	for i, w := range shares {
+		if w == nil {
+			return nil, fmt.Errorf("pipeline: share writer %d is nil", i)
+		}
+		out.o[i].w = w
+	}
+	rnd := p.rand()
+	h := &Header{K: k, SegmentSize: seg, StripeSize: seg + crypto.TagSize}
+	if _, err := io.ReadFull(rnd, h.ObjectID[:]); err != nil {
+		return nil, fmt.Errorf("pipeline: object id: %w", err)
+	}
+	dek, err := crypto.NewDataKey(rnd)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(dek)
+	keyShares, err := crypto.SplitSecret(dek, N, k, rnd)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		for _, s := range keyShares {
+			clear(s.Y)
+		}
+	}()
+	for i, s := range keyShares {
+		h.KeyX[i] = s.X
+	}
+
+	// Read the probe, then choose the codec.
+	hr := &hashReader{ctx: ctx, r: plaintext, h: sha256.New()}
+	pb := probePool.Get().(*[]byte)
+	defer probePool.Put(pb)
+	probe := (*pb)[:probeSize]
+	np, err := io.ReadFull(hr, probe)
+	whole := err == io.EOF || err == io.ErrUnexpectedEOF
+	if err != nil && !whole {
+		return nil, fmt.Errorf("pipeline: reading instance: %w", err)
+	}
+	probe = probe[:np]
+
+	h.Codec = p.Codec
+	var enc *zstd.Encoder
+	var sw *switchWriter
+	var comp []byte
+	if h.Codec != CodecNone {
+		level := p.level()
+		if enc, err = getEncoder(level); err != nil {
+			return nil, err
+		}
+		defer putEncoder(level, enc)
+		cbp := compPool.Get().(*[]byte)
+		defer compPool.Put(cbp)
+		if whole {
+			comp = enc.EncodeAll(probe, (*cbp)[:0])
+			*cbp = comp[:0] // keep a grown buffer for the pool
+		} else {
+			cb := bytes.NewBuffer((*cbp)[:0])
+			defer func() { *cbp = cb.Bytes()[:0] }()
+			sw = &switchWriter{w: cb}
+			enc.Reset(sw)
+			if _, err := enc.Write(probe); err != nil {
+				return nil, fmt.Errorf("pipeline: zstd: %w", err)
+			}
+			if err := enc.Flush(); err != nil {
+				return nil, fmt.Errorf("pipeline: zstd: %w", err)
+			}
+			comp = cb.Bytes()
+		}
+		if h.Codec == CodecAuto {
+			h.Codec = CodecZstd
+			if np == 0 || float64(np) < p.minRatio()*float64(len(comp)) {
+				h.Codec = CodecNone
+			}
+		}
+	}
+
+	// A small instance, whole in memory, gets one segment of its own size:
+	// smaller AEAD and stripe buffers, and no padding in the shares.
+	if whole {
+		body := np
+		if h.Codec == CodecZstd {
+			body = len(comp)
+		}
+		if s := max(MinSegmentSize, (body+4095)&^4095); s < seg {
+			seg = s
+			h.SegmentSize, h.StripeSize = seg, seg+crypto.TagSize
+		}
+	}
+
+	// Headers: one wrapped key share each.
+	var kekVersion uint32
+	for i := range N {
+		wrapped, ver, err := p.Keyring.Wrap(keyShares[i].Y, h.keyAAD(i))
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: wrapping key share %d: %w", i, err)
+		}
+		hi := *h
+		hi.Index, hi.KEKVersion, hi.WrappedKey = i, ver, wrapped
+		b, err := hi.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		kekVersion = ver
+		if err := out.write(i, b); err != nil {
+			return nil, err
+		}
+	}
+
+	// Body: codec → AEAD → stripes.
+	stripes, err := newStripeWriter(k, h.StripeSize, out)
+	if err != nil {
+		return nil, err
+	}
+	defer stripes.release()
+	sealer, err := crypto.NewSealWriter(stripes, dek, h.Common(), seg)
+	if err != nil {
+		return nil, err
+	}
+	cw := &countWriter{w: sealer}
+	switch {
+	case h.Codec == CodecNone:
+		if _, err := cw.Write(probe); err != nil {
+			return nil, err
+		}
+		if !whole {
+			if _, err := io.CopyBuffer(cw, hr, (*pb)[:probeSize]); err != nil {
+				return nil, wrapRead(err)
+			}
+		}
+	case whole:
+		if _, err := cw.Write(comp); err != nil {
+			return nil, err
+		}
+	default:
+		if _, err := cw.Write(comp); err != nil {
+			return nil, err
+		}
+		sw.w = cw
+		if _, err := io.CopyBuffer(writerOnly{enc}, hr, (*pb)[:probeSize]); err != nil {
+			return nil, wrapRead(err)
+		}
+		if err := enc.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if err := sealer.Close(); err != nil {
+		return nil, err
+	}
+	t, err := stripes.finish(hr.n, cw.n)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{ObjectID: h.ObjectID, PlainSize: hr.n, CompressedSize: cw.n, CipherSize: t.CipherSize,
+		Codec: h.Codec, K: k, SegmentSize: seg, KEKVersion: kekVersion}
+	copy(res.PlainSHA256[:], hr.h.Sum(nil))
+	for i := range N {
+		res.ShareSize[i], res.ShareErr[i] = out.o[i].n, out.o[i].err
+	}
+	return res, nil
+}
+
+func wrapRead(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return fmt.Errorf("pipeline: encoding: %w", err)
+}
+
+// switchWriter lets the zstd encoder's output move from the probe buffer
+// to the AEAD stream.
+type switchWriter struct{ w io.Writer }
+
+func (s *switchWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
+
+// writerOnly hides ReadFrom, so io.CopyBuffer reads through hashReader
+// with our buffer.
+type writerOnly struct{ w io.Writer }
+
+func (w writerOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
