@@ -56,9 +56,9 @@ func TestServerEchoscu(t *testing.T) {
 // spoolStore is a StoreHandler that writes every data set to a file in dir
 // and records its SHA-256 and transfer syntax.
 type spoolStore struct {
-	dir  string
-	mu   sync.Mutex
-	got  map[[32]byte]string // hash → transfer syntax
+	dir   string
+	mu    sync.Mutex
+	got   map[[32]byte]string // hash → transfer syntax
 	n     int
 	sent  int64
 	sizes []int64

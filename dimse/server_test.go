@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/shardpacs/shardpacs/dcm/uid"
 	"github.com/shardpacs/shardpacs/dimse/pdu"
@@ -125,7 +124,6 @@ func TestServerStoreStatusMapping(t *testing.T) {
 	}
 }
 
-
 // Adversarial row 17: a C-STORE whose SOP class is not the context's
 // abstract syntax gets 0x0122; an invalid Affected SOP Instance UID 0xA900;
 // a C-FIND on a storage context 0x0211; an unknown command field 0x0211.
@@ -219,5 +217,3 @@ func TestServerHandlerPanic(t *testing.T) {
 	}
 	good.release()
 }
-
-var _ = time.Second
