@@ -16,7 +16,8 @@ func FuzzLoad(f *testing.F) {
 		"[[peers]]\nae_title = \"A\"\nnetworks = [\"10.0.0.0/8\", \"::1\", \"x/99\"]\nmove_destinations = [\"A\"]",
 		"[tls]\nrequire_client_cert = true", "stores = [\"a\",\"a\",\"s3://x\",\"\"]",
 		"[limits]\nidle_timeout = 5\nartim_timeout = \"-1s\"", "peers = [{ae_title = \"\\\\\"}]",
-		"[[peers]]\n[[peers]]\n[[peers]]", "a.b.c.d = 1", "\x00\xff", `ae_title = "\u0000"`,
+		"[[peers]]\n[[peers]]\n[[peers]]",
+		"[[peers]]\nae_title = \"A\"\ncert_subject = \"\\u0001\"\ncert_sha256 = \"AB:CD:zz\"", "a.b.c.d = 1", "\x00\xff", `ae_title = "\u0000"`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
@@ -32,6 +33,22 @@ type Peer struct {
 	Port int    `toml:"port"`
 	// TLS makes outbound associations to this peer use DICOM TLS.
 	TLS bool `toml:"tls"`
+	// CertSubject and CertSHA256 bind the peer's TLS certificate to this
+	// entry (PS3.15 B.1: the certificate identifies the AE). By default
+	// (both empty) a TLS caller's verified certificate must name the
+	// calling AE title itself: its Subject Common Name, or a URI SAN
+	// "dicom-ae:<AE title>" (percent-encoded). When either is set it
+	// replaces that rule, and every one set must match:
+	//   - CertSubject: the certificate's Subject Common Name, exactly;
+	//   - CertSHA256: SHA-256 of the certificate's DER encoding, 64 hex
+	//     digits, optionally in colon-separated pairs (the form of
+	//     `openssl x509 -fingerprint -sha256`).
+	// They also check the peer's server certificate when we connect to it
+	// (on top of the CA and host name verification). A mismatch on an
+	// incoming association is A-ASSOCIATE-RJ (1,1,3). See package
+	// node/tlsconf.
+	CertSubject string `toml:"cert_subject"`
+	CertSHA256  string `toml:"cert_sha256"`
 	// Permissions are the services the peer may request: echo, store,
 	// find, move, get. Omitted (nil) means all; an empty list means none
 	// (a destination that may not call us).
@@ -94,6 +111,33 @@ func parseNetwork(s string) (netip.Prefix, error) {
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// ParseCertSHA256 parses a certificate fingerprint as written in
+// Peer.CertSHA256: 64 hexadecimal digits (either case), optionally as 32
+// colon-separated pairs.
+func ParseCertSHA256(s string) ([32]byte, error) {
+	var fp [32]byte
+	h := s
+	if strings.Contains(s, ":") {
+		parts := strings.Split(s, ":")
+		if len(parts) != len(fp) {
+			return fp, fmt.Errorf("fingerprint %q: want 64 hex digits or 32 colon-separated pairs", s)
+		}
+		for _, p := range parts {
+			if len(p) != 2 {
+				return fp, fmt.Errorf("fingerprint %q: want 64 hex digits or 32 colon-separated pairs", s)
+			}
+		}
+		h = strings.Join(parts, "")
+	}
+	if len(h) != 2*len(fp) {
+		return fp, fmt.Errorf("fingerprint %q: want 64 hex digits (SHA-256), got %d characters", s, len(h))
+	}
+	if _, err := hex.Decode(fp[:], []byte(h)); err != nil {
+		return fp, fmt.Errorf("fingerprint %q: not hexadecimal", s)
+	}
+	return fp, nil
 }
 
 // Peer returns the peer with AE title ae (space padding ignored).

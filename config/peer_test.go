@@ -1,7 +1,10 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -66,5 +69,47 @@ func TestMoveDestination(t *testing.T) {
 	}
 	if _, ok := c.Peer("other"); ok {
 		t.Error("AE titles are case sensitive")
+	}
+}
+
+func TestParseCertSHA256(t *testing.T) {
+	sum := sha256.Sum256([]byte("certificate"))
+	plain := hex.EncodeToString(sum[:])
+	var pairs []string
+	for i := 0; i < len(plain); i += 2 {
+		pairs = append(pairs, strings.ToUpper(plain[i:i+2]))
+	}
+	for _, s := range []string{plain, strings.ToUpper(plain), strings.Join(pairs, ":")} {
+		got, err := ParseCertSHA256(s)
+		if err != nil || got != sum {
+			t.Errorf("ParseCertSHA256(%q) = %x, %v; want %x", s, got, err, sum)
+		}
+	}
+	for _, s := range []string{
+		"", plain[:62], plain + "00", "zz" + plain[2:], strings.Join(pairs[:31], ":"),
+		strings.Join(pairs, ":") + ":", strings.Join(pairs, "::")[:95], strings.Join(pairs, "-"),
+		"0:" + strings.Join(pairs[1:], ":") + "0", " " + plain[1:],
+	} {
+		if _, err := ParseCertSHA256(s); err == nil {
+			t.Errorf("ParseCertSHA256(%q) = nil error", s)
+		}
+	}
+}
+
+// TestPeerCertKeys: the TLS binding keys decode and validate.
+func TestPeerCertKeys(t *testing.T) {
+	fp := strings.Repeat("0A", 32)
+	c, err := Decode([]byte("[[peers]]\nae_title = \"MOD1\"\ncert_subject = \"modality-1\"\ncert_sha256 = \"" + fp + "\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Peers[0]; p.CertSubject != "modality-1" || p.CertSHA256 != fp {
+		t.Errorf("decoded %+v", p)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	if d := c.Clone(); d.Peers[0].CertSHA256 != fp || d.Peers[0].CertSubject != "modality-1" {
+		t.Error("Clone lost cert_sha256")
 	}
 }

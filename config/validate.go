@@ -214,6 +214,16 @@ func (c *Config) validatePeers(bad badFunc) {
 				bad(key+".networks", "%q is not a CIDR or IP address", n)
 			}
 		}
+		if p.CertSHA256 != "" {
+			if _, err := ParseCertSHA256(p.CertSHA256); err != nil {
+				bad(key+".cert_sha256", "%v", err)
+			}
+		}
+		if p.CertSubject != "" {
+			if err := validateCertSubject(p.CertSubject); err != nil {
+				bad(key+".cert_subject", "%v", err)
+			}
+		}
 	}
 	for i, p := range c.Peers {
 		for _, d := range p.MoveDestinations {
@@ -226,4 +236,22 @@ func (c *Config) validatePeers(bad badFunc) {
 			}
 		}
 	}
+}
+
+// validateCertSubject checks a Peer.CertSubject: a Common Name is at most
+// 64 characters (RFC 5280 ub-common-name) and, to be comparable, has no
+// control characters and is not blank.
+func validateCertSubject(cn string) error {
+	switch {
+	case strings.TrimSpace(cn) == "":
+		return errors.New("must not be blank")
+	case len(cn) > 64:
+		return fmt.Errorf("%q is longer than 64 bytes (RFC 5280 ub-common-name)", cn)
+	}
+	for _, r := range cn {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%q contains the control character %q", cn, r)
+		}
+	}
+	return nil
 }

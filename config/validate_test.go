@@ -69,6 +69,11 @@ func TestValidate(t *testing.T) {
 		{"peer tls no cert", func(c *Config) { c.Peers = []Peer{{AETitle: "A", Host: "h", Port: 1, TLS: true}} }, "config: tls.cert_file:"},
 		{"peer perm", func(c *Config) { c.Peers = []Peer{{AETitle: "A", Permissions: []string{"echo", "delete"}}} }, "config: peers[0] (A).permissions: unknown permission \"delete\""},
 		{"peer network", func(c *Config) { c.Peers = []Peer{{AETitle: "A", Networks: []string{"10.0.0.0/33"}}} }, "config: peers[0] (A).networks: \"10.0.0.0/33\" is not a CIDR"},
+		{"peer sha256 short", func(c *Config) { c.Peers = []Peer{{AETitle: "A", CertSHA256: "abcd"}} }, "config: peers[0] (A).cert_sha256: fingerprint \"abcd\": want 64 hex digits"},
+		{"peer sha256 not hex", func(c *Config) { c.Peers = []Peer{{AETitle: "A", CertSHA256: strings.Repeat("g", 64)}} }, "config: peers[0] (A).cert_sha256: fingerprint \"ggg"},
+		{"peer subject blank", func(c *Config) { c.Peers = []Peer{{AETitle: "A", CertSubject: "  "}} }, "config: peers[0] (A).cert_subject: must not be blank"},
+		{"peer subject long", func(c *Config) { c.Peers = []Peer{{AETitle: "A", CertSubject: strings.Repeat("x", 65)}} }, "config: peers[0] (A).cert_subject: \"xxx"},
+		{"peer subject control", func(c *Config) { c.Peers = []Peer{{AETitle: "A", CertSubject: "MOD\x001"}} }, "config: peers[0] (A).cert_subject: \"MOD\\x001\" contains the control character"},
 		{"move dest unknown", func(c *Config) { c.Peers = []Peer{{AETitle: "A", MoveDestinations: []string{"B"}}} }, "config: peers[0] (A).move_destinations: \"B\" is not a configured peer"},
 		{"move dest no addr", func(c *Config) {
 			c.Peers = []Peer{{AETitle: "A", MoveDestinations: []string{"B"}}, {AETitle: "B"}}
@@ -114,7 +119,9 @@ func TestValidateAccepts(t *testing.T) {
 	c.AETitle = "A-B_C.D 1"
 	c.Peers = []Peer{
 		{AETitle: "MOD", Networks: []string{"10.0.0.0/8", "192.168.1.5", "::1"}, Permissions: []string{}},
-		{AETitle: "VIEW", Host: "::1", Port: 104, TLS: true, MoveDestinations: []string{"VIEW"}},
+		{AETitle: "VIEW", Host: "::1", Port: 104, TLS: true, MoveDestinations: []string{"VIEW"},
+			CertSubject: "viewer.example.org", CertSHA256: strings.Repeat("aB", 32)},
+		{AETitle: "CT", CertSHA256: strings.TrimSuffix(strings.Repeat("0f:", 32), ":")},
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
