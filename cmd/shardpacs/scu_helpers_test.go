@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shardpacs/shardpacs/dcm"
+	"github.com/shardpacs/shardpacs/internal/testutil"
+)
+
+// cliResult is what one in-process run of the command printed.
+type cliResult struct {
+	code           int
+	stdout, stderr string
+}
+
+// runCLI runs "shardpacs args..." in-process (runMain) with a clean
+// configuration environment and a one-minute bound.
+func runCLI(t *testing.T, args ...string) cliResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := runMain(ctx, args, &out, &errb)
+	return cliResult{code: code, stdout: out.String(), stderr: errb.String()}
+}
+
+// cleanEnv unsets every SHARDPACS_* configuration variable for the test
+// (an empty variable counts as unset), so the machine's environment cannot
+// change what the commands do.
+func cleanEnv(t *testing.T) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "SHARDPACS_") && k != "SHARDPACS_STRICT" && k != "SHARDPACS_CORPUS" {
+			t.Setenv(k, "")
+		}
+	}
+	t.Setenv("SHARDPACS_CONFIG", "")
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's output goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startTool runs a DCMTK server listening on port (TCP_NODELAY=1 in its
+// environment), waits until it accepts connections and kills it at the end
+// of the test; its output is logged when the test failed.
+func startTool(t *testing.T, tool string, port int, args ...string) {
+	t.Helper()
+	path := testutil.RequireTool(t, tool)
+	out := &syncBuffer{}
+	cmd := exec.Command(path, args...)
+	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", tool, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+		if t.Failed() {
+			t.Logf("%s output:\n%s", tool, out.String())
+		}
+	})
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return
+		}
+		select {
+		case <-exited:
+			t.Fatalf("%s exited early:\n%s", tool, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not listen on %s: %v\n%s", tool, addr, err, out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startStorescp starts a bit-preserving storescp with AE title ae writing
+// into a new folder; it returns the address and the folder.
+func startStorescp(t *testing.T, ae string) (addr, dir string) {
+	t.Helper()
+	testutil.RequireTool(t, "storescp")
+	dir = t.TempDir()
+	port := testutil.FreePort(t)
+	startTool(t, "storescp", port, "-aet", ae, "-od", dir, "+B", "-pm", "+xa", "-dhl", strconv.Itoa(port))
+	return "127.0.0.1:" + strconv.Itoa(port), dir
+}
+
+// part10 is a DICOM file: its File Meta Information and data set bytes.
+type part10 struct {
+	path string
+	meta *dcm.FileMeta
+	data []byte
+}
+
+// readPart10 reads a DICOM file; ok is false without usable File Meta
+// Information.
+func readPart10(t *testing.T, path string) (part10, bool) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta, off, err := dcm.ReadPart10Header(bufio.NewReader(bytes.NewReader(b)), 0)
+	if err != nil || meta.TransferSyntaxUID == "" || meta.MediaStorageSOPClassUID == "" || meta.MediaStorageSOPInstanceUID == "" {
+		return part10{path: path}, false
+	}
+	return part10{path: path, meta: meta, data: b[off:]}, true
+}
+
+// corpusPart10 returns the corpus files that have File Meta Information.
+func corpusPart10(t *testing.T) []part10 {
+	t.Helper()
+	var out []part10
+	for _, p := range testutil.CorpusFiles(t) {
+		if f, ok := readPart10(t, p); ok {
+			out = append(out, f)
+		}
+	}
+	if len(out) < 3 {
+		testutil.SkipOrFail(t, "the corpus holds only %d DICOM files with File Meta Information", len(out))
+	}
+	return out
+}
+
+// filesByInstance reads every DICOM file in dir, by SOP Instance UID.
+func filesByInstance(t *testing.T, dir string) map[string]part10 {
+	t.Helper()
+	out := make(map[string]part10)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		p, ok := readPart10(t, filepath.Join(dir, e.Name()))
+		if !ok {
+			t.Errorf("%s has no readable File Meta Information", e.Name())
+			continue
+		}
+		if _, dup := out[p.meta.MediaStorageSOPInstanceUID]; dup {
+			t.Errorf("two files for instance %s", p.meta.MediaStorageSOPInstanceUID)
+		}
+		out[p.meta.MediaStorageSOPInstanceUID] = p
+	}
+	return out
+}
+
+// sameDataSet reports whether got is want as sent: byte for byte, or with
+// the one NUL that pads a data set of odd length (PS3.5 §7.1).
+func sameDataSet(got, want []byte) bool {
+	if len(want)%2 == 1 {
+		return bytes.Equal(got, append(append([]byte(nil), want...), 0))
+	}
+	return bytes.Equal(got, want)
+}
