@@ -1,0 +1,105 @@
+package archive
+
+import (
+	"bytes"
+	"io"
+	"path/filepath"
+	"testing"
+
+	"github.com/shardpacs/shardpacs/dcm"
+	"github.com/shardpacs/shardpacs/internal/testutil"
+)
+
+// benchFiles: a CT 512×512 slice and the multi-frame CT 5.dcm.
+var benchFiles = map[string]string{
+	"CT512": "grailbio-examples/CT-MONO2-16-ort.dcm",
+	"MF5":   "suyashkumar-testdata/5.dcm",
+}
+
+// benchInstance returns the instance of a corpus file and a function that
+// gives it a fresh SOP Instance UID (so every iteration stores anew): the
+// UID is rewritten in place, same length.
+func benchInstance(b *testing.B, rel string) (*Instance, func()) {
+	in, ds, ok := fileInstance(b, filepath.Join(testutil.CorpusDir(b), rel))
+	if !ok {
+		b.Fatal("unreadable bench file")
+	}
+	sum, err := dcm.Scan(bytes.NewReader(ds), int64(len(ds)), in.TransferSyntaxUID, dcm.Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	old := []byte(sum.SOPInstanceUID)
+	at := bytes.Index(ds, old)
+	n := 0
+	return in, func() {
+		n++
+		u := []byte(sum.SOPInstanceUID)
+		s := []byte(fmtInt(n))
+		if len(s) < len(u) {
+			copy(u[len(u)-len(s):], s)
+			for i := len(u) - len(s); i < len(u); i++ {
+				if u[i] == '.' {
+					u[i] = '1'
+				}
+			}
+			if u[len(u)-len(s)-1] == '.' && s[0] == '0' {
+				s[0] = '1'
+			}
+		}
+		copy(ds[at:], u)
+	}
+}
+
+func fmtInt(n int) string {
+	b := []byte{}
+	for n > 0 {
+		b = append([]byte{byte('1' + n%9)}, b...)
+		n /= 9
+	}
+	return string(b)
+}
+
+func BenchmarkStore(b *testing.B) {
+	for name, rel := range benchFiles {
+		b.Run(name, func(b *testing.B) {
+			e := newEnv(b, func(o *Options) { o.NoRepairer = true })
+			in, next := benchInstance(b, rel)
+			b.SetBytes(in.Size)
+			b.ResetTimer()
+			for range b.N {
+				next()
+				if out, err := e.a.Store(ctxb, in); err != nil || out != Stored {
+					b.Fatal(out, err)
+				}
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inst/s")
+		})
+	}
+}
+
+func BenchmarkOpen(b *testing.B) {
+	for name, rel := range benchFiles {
+		b.Run(name, func(b *testing.B) {
+			e := newEnv(b, func(o *Options) { o.NoRepairer = true })
+			in, next := benchInstance(b, rel)
+			next()
+			if _, err := e.a.StoreFile(ctxb, filepath.Join(testutil.CorpusDir(b), rel), ""); err != nil {
+				b.Fatal(err)
+			}
+			in2, _ := benchInstance(b, rel)
+			_ = in
+			sum, _ := dcm.Scan(io.NewSectionReader(in2.DataSet, 0, in2.Size), in2.Size, in2.TransferSyntaxUID, dcm.Limits{})
+			b.SetBytes(in2.Size)
+			b.ResetTimer()
+			for range b.N {
+				obj, err := e.a.Open(ctxb, sum.SOPInstanceUID)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, obj)
+				obj.Close()
+			}
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inst/s")
+		})
+	}
+}

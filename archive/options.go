@@ -1,0 +1,154 @@
+package archive
+
+import (
+	cryptorand "crypto/rand"
+	"io"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/shardpacs/shardpacs/archive/index"
+	"github.com/shardpacs/shardpacs/archive/store"
+	"github.com/shardpacs/shardpacs/crypto"
+	"github.com/shardpacs/shardpacs/dcm"
+)
+
+// DuplicatePolicy says what Store does with a SOP Instance UID that is
+// already stored with different content.
+type DuplicatePolicy int
+
+const (
+	// KeepFirst (default) keeps the stored instance: a different one
+	// fails with ErrDuplicateDifferent.
+	KeepFirst DuplicatePolicy = iota
+	// Replace stores the new instance and deletes the old one's shares.
+	Replace
+)
+
+func (p DuplicatePolicy) String() string {
+	switch p {
+	case KeepFirst:
+		return "keep-first"
+	case Replace:
+		return "replace"
+	}
+	return "DuplicatePolicy(?)"
+}
+
+// Default File Meta Information values of the canonical Part-10 bytes.
+const (
+	DefaultImplementationClassUID    = "1.2.826.0.1.3680043.10.1397.1"
+	DefaultImplementationVersionName = "SHARDPACS_01"
+)
+
+// DefaultMemoryLimit is the canonical size up to which Archive.Open decodes
+// into memory; larger instances are decoded into a spool file.
+const DefaultMemoryLimit = 64 << 20
+
+// Options configures Open. Every field but Stores, Index (or IndexPath) and
+// Keyring has a working zero value, documented on the field; defaults are
+// resolved at use and never written back.
+type Options struct {
+	// Stores are the four share stores; share i of every object goes to
+	// Stores[i]. Required.
+	Stores [4]store.ShareStore
+	// Index is an open index, owned by the caller (Close does not close
+	// it). When nil, IndexPath is opened (and closed by Close).
+	Index     *index.DB
+	IndexPath string
+	// Keyring wraps and unwraps key shares. Required.
+	Keyring *crypto.Keyring
+	// K is the number of shares needed to read an instance: 2 (default),
+	// 3 or 4. The write quorum is min(K+1, 4).
+	K int
+	// Codec is "zstd" (default: zstd unless it does not pay, never for
+	// encapsulated transfer syntaxes) or "none".
+	Codec string
+	// Duplicates: KeepFirst (default) or Replace.
+	Duplicates DuplicatePolicy
+	// SpoolDir holds decoded instances larger than MemoryLimit while they
+	// are read. Default os.TempDir().
+	SpoolDir string
+	// MemoryLimit: see DefaultMemoryLimit (0 means the default).
+	MemoryLimit int64
+	// ScanLimits bound dcm.Scan of incoming data sets.
+	ScanLimits dcm.Limits
+	// ImplementationClassUID and ImplementationVersionName go into the File
+	// Meta Information of the canonical bytes. Defaults above.
+	ImplementationClassUID, ImplementationVersionName string
+	// Rand is the source of object names, data keys and Shamir
+	// coefficients. Default crypto/rand.Reader.
+	Rand io.Reader
+	// Now is the clock (ReceivedAt, GC ages). Default time.Now.
+	Now func() time.Time
+	// Logger receives operational events (no patient data: objects are
+	// named by their random IDs). The zero value logs nothing.
+	Logger zerolog.Logger
+	// NoRepairer disables the background goroutine that repairs shares
+	// missed by a write or found bad by a read; Verify(repair) still
+	// repairs. Tests use it to observe degraded states.
+	NoRepairer bool
+
+	// testHook, when set, is called at named points of every operation
+	// (see hookpoints in crash_test.go); the crash test's child process
+	// kills itself there.
+	testHook func(point string)
+}
+
+func (o *Options) k() int {
+	if o.K == 0 {
+		return 2
+	}
+	return o.K
+}
+
+func (o *Options) quorum() int { return min(o.k()+1, 4) }
+
+func (o *Options) rand() io.Reader {
+	if o.Rand == nil {
+		return cryptorand.Reader
+	}
+	return o.Rand
+}
+
+func (o *Options) now() time.Time {
+	if o.Now == nil {
+		return time.Now()
+	}
+	return o.Now()
+}
+
+func (o *Options) spoolDir() string {
+	if o.SpoolDir == "" {
+		return os.TempDir()
+	}
+	return o.SpoolDir
+}
+
+func (o *Options) memoryLimit() int64 {
+	if o.MemoryLimit <= 0 {
+		return DefaultMemoryLimit
+	}
+	return o.MemoryLimit
+}
+
+func (o *Options) implClassUID() string {
+	if o.ImplementationClassUID == "" {
+		return DefaultImplementationClassUID
+	}
+	return o.ImplementationClassUID
+}
+
+func (o *Options) implVersionName() string {
+	if o.ImplementationVersionName == "" {
+		return DefaultImplementationVersionName
+	}
+	return o.ImplementationVersionName
+}
+
+func (o *Options) hook(point string) {
+	if o.testHook != nil {
+		o.testHook(point)
+	}
+}

@@ -1,0 +1,349 @@
+package archive
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"slices"
+	"sync"
+
+	"github.com/shardpacs/shardpacs/archive/index"
+	"github.com/shardpacs/shardpacs/archive/pipeline"
+	"github.com/shardpacs/shardpacs/dcm"
+)
+
+// Object is a stored instance being read: its canonical Part-10 bytes
+// (Read, ReadAt), its index record, and where its data set starts, so that
+// C-MOVE / C-GET can send the data set alone (DataSet).
+//
+// Every byte an Object returns has been authenticated and the whole
+// instance checked against the SHA-256 recorded in the index before Open
+// returned: Open decodes into memory (instances up to Options.MemoryLimit)
+// or into an unlinked spool file, never streaming from the shares. This
+// costs latency and memory or disk for large instances, and buys a simple
+// contract: a failure is always reported by Open, never in the middle of a
+// transfer, and a bad share can be dropped and another subset tried.
+//
+// Close releases the memory or spool file. An Object is not safe for
+// concurrent Read calls; ReadAt is.
+type Object struct {
+	Record        *index.InstanceRecord
+	DataSetOffset int64 // bytes of preamble, "DICM" and File Meta Information
+	body          sink
+	r             *io.SectionReader
+}
+
+// Read reads the canonical Part-10 bytes.
+func (o *Object) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+// ReadAt reads the canonical bytes at off.
+func (o *Object) ReadAt(p []byte, off int64) (int, error) { return o.body.ReadAt(p, off) }
+
+// Size is the number of canonical bytes.
+func (o *Object) Size() int64 { return o.r.Size() }
+
+// DataSet returns a new reader of the data set bytes exactly as received.
+func (o *Object) DataSet() io.Reader {
+	return io.NewSectionReader(o.body, o.DataSetOffset, o.Size()-o.DataSetOffset)
+}
+
+// Close releases the decoded bytes.
+func (o *Object) Close() error { return o.body.Close() }
+
+// Open reads one instance: it looks the instance up, reads k of its shares
+// (the data shards first, opened in parallel), checks each share's size and
+// SHA-256 against the index while decoding, and decodes (AES-GCM
+// authentication of every segment, the instance SHA-256). A missing or bad
+// share is dropped and another subset of shares tried; the instance is
+// then served "degraded": logged and queued for repair. Fail closed: when
+// no subset of k good shares decodes, the error is an *UnavailableError
+// naming the missing and bad shares; ErrNotFound when not indexed.
+func (a *Archive) Open(ctx context.Context, sopInstanceUID string) (*Object, error) {
+	if err := a.check(); err != nil {
+		return nil, err
+	}
+	rec, err := a.db.Lookup(ctx, sopInstanceUID)
+	if errors.Is(err, index.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a.openRecord(ctx, rec)
+}
+
+func (a *Archive) openRecord(ctx context.Context, rec *index.InstanceRecord) (*Object, error) {
+	out, err := a.newSink(rec.Size)
+	if err != nil {
+		return nil, err
+	}
+	srcs := make([]shareSrc, 0, len(rec.Shares))
+	for _, s := range rec.Shares {
+		srcs = append(srcs, shareSrc{idx: s.Index, name: s.Name, size: s.Size, sum: s.SHA256, known: true})
+	}
+	k := rec.K
+	if k == 0 {
+		k = a.opts.k()
+	}
+	_, st, err := a.decodeShares(ctx, srcs, k, &rec.SHA256, out)
+	if len(st.Missing)+len(st.Bad) > 0 {
+		ev := a.log.Warn()
+		if err != nil {
+			ev = a.log.Error().Err(err)
+		}
+		ev.Str("object", rec.ObjectID).Ints("missing", st.Missing).Ints("bad", st.Bad).Msg("archive: degraded read")
+		a.queueRepair(rec.SOPInstanceUID)
+	}
+	if err != nil {
+		out.Close()
+		return nil, err
+	}
+	size := out.Len()
+	_, off, err := dcm.ReadPart10Header(io.NewSectionReader(out, 0, size), 0)
+	if err != nil {
+		out.Close()
+		return nil, fmt.Errorf("archive: decoded instance without Part-10 header: %w", err)
+	}
+	return &Object{Record: rec, DataSetOffset: off, body: out, r: io.NewSectionReader(out, 0, size)}, nil
+}
+
+// shareSrc is one share object to read.
+type shareSrc struct {
+	idx   int
+	name  string
+	size  int64
+	sum   [32]byte
+	known bool // size and sum are the index's; false during reindex
+}
+
+// readState lists the shares found missing or bad during a read.
+type readState struct {
+	Missing, Bad []int
+}
+
+// errShareHash marks a share whose bytes differ from the index's record.
+var errShareHash = errors.New("archive: share size or SHA-256 differs from the index")
+
+// checkedReader checks a share against its recorded size and SHA-256 while
+// it is read: reading past the size, or reaching EOF with another hash,
+// fails (Decode reads every share to its end).
+type checkedReader struct {
+	r    io.Reader
+	src  shareSrc
+	h    hash.Hash
+	n    int64
+	bad  bool
+	done bool
+}
+
+func (c *checkedReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	if c.src.known && c.n > c.src.size {
+		c.bad = true
+		return n, errShareHash
+	}
+	if err == io.EOF {
+		c.done = true
+		if c.src.known && (c.n != c.src.size || !bytes.Equal(c.h.Sum(nil), c.src.sum[:])) {
+			c.bad = true
+			return n, errShareHash
+		}
+	}
+	return n, err
+}
+
+// decodeShares decodes an object from its shares into out, trying subsets
+// of k shares until one decodes: data shards first; a share that is
+// missing, fails its hash check or is named by a *pipeline.ShareError is
+// dropped; after an unattributed authentication failure the next subset is
+// tried. It returns the shares found missing or bad, also on success.
+func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want *[32]byte, out sink) (*pipeline.Info, readState, error) {
+	var st readState
+	bySrc := map[int]shareSrc{}
+	for _, s := range srcs {
+		bySrc[s.idx] = s
+	}
+	for i := range 4 {
+		if _, ok := bySrc[i]; !ok {
+			st.Missing = append(st.Missing, i)
+		}
+	}
+	dropped := map[int]bool{}
+	tried := map[string]bool{}
+	var lastErr error
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, st, err
+		}
+		var avail []int
+		for i := range 4 {
+			if _, ok := bySrc[i]; ok && !dropped[i] {
+				avail = append(avail, i)
+			}
+		}
+		var subset []int
+		for _, s := range pipeline.Subsets(k, avail) {
+			if !tried[fmt.Sprint(s)] {
+				subset = s
+				break
+			}
+		}
+		if subset == nil {
+			slices.Sort(st.Missing)
+			slices.Sort(st.Bad)
+			return nil, st, &UnavailableError{Missing: st.Missing, Bad: st.Bad, Err: lastErr}
+		}
+		tried[fmt.Sprint(subset)] = true
+
+		// Open the subset's shares in parallel.
+		readers := make([]*checkedReader, len(subset))
+		closers := make([]io.Closer, len(subset))
+		openErr := make([]error, len(subset))
+		var wg sync.WaitGroup
+		for j, i := range subset {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rc, err := a.opts.Stores[i].Open(ctx, bySrc[i].name)
+				if err != nil {
+					openErr[j] = err
+					return
+				}
+				closers[j] = rc
+				readers[j] = &checkedReader{r: rc, src: bySrc[i], h: sha256.New()}
+			}()
+		}
+		wg.Wait()
+		closeAll := func() {
+			for _, c := range closers {
+				if c != nil {
+					c.Close()
+				}
+			}
+		}
+		failedOpen := false
+		for j, err := range openErr {
+			if err != nil {
+				failedOpen = true
+				dropped[subset[j]] = true
+				st.Missing = append(st.Missing, subset[j])
+				lastErr = err
+			}
+		}
+		if ctx.Err() != nil {
+			closeAll()
+			return nil, st, ctx.Err()
+		}
+		if failedOpen {
+			closeAll()
+			continue
+		}
+		in := make(map[int]io.Reader, len(subset))
+		for j, i := range subset {
+			in[i] = readers[j]
+		}
+		if err := out.Reset(); err != nil {
+			closeAll()
+			return nil, st, err
+		}
+		info, err := pipeline.Decode(ctx, a.kr, in, out, want)
+		closeAll()
+		for j, r := range readers {
+			if r.bad && !dropped[subset[j]] {
+				dropped[subset[j]] = true
+				st.Bad = append(st.Bad, subset[j])
+				if err == nil {
+					err = errShareHash
+				}
+			}
+		}
+		if err == nil {
+			slices.Sort(st.Missing)
+			slices.Sort(st.Bad)
+			return info, st, nil
+		}
+		if ctx.Err() != nil {
+			return nil, st, ctx.Err()
+		}
+		lastErr = err
+		var se *pipeline.ShareError
+		if errors.As(err, &se) && !dropped[se.Index] {
+			dropped[se.Index] = true
+			st.Bad = append(st.Bad, se.Index)
+		}
+	}
+}
+
+// sink receives a decoded instance: memory or an unlinked spool file.
+type sink interface {
+	io.Writer
+	io.ReaderAt
+	io.Closer
+	Reset() error
+	Len() int64
+}
+
+func (a *Archive) newSink(size int64) (sink, error) {
+	if size >= 0 && size <= a.opts.memoryLimit() {
+		return &memSink{}, nil
+	}
+	return newFileSink(a.opts.spoolDir())
+}
+
+type memSink struct{ b []byte }
+
+func (m *memSink) Write(p []byte) (int, error) { m.b = append(m.b, p...); return len(p), nil }
+func (m *memSink) ReadAt(p []byte, off int64) (int, error) {
+	return bytes.NewReader(m.b).ReadAt(p, off)
+}
+func (m *memSink) Close() error { m.b = nil; return nil }
+func (m *memSink) Reset() error { m.b = m.b[:0]; return nil }
+func (m *memSink) Len() int64   { return int64(len(m.b)) }
+
+type fileSink struct {
+	f *os.File
+	n int64
+}
+
+// newFileSink creates a spool file and unlinks it at once: a crash leaves
+// nothing behind and no other process can open it by name.
+func newFileSink(dir string) (*fileSink, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("archive: spool: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".shardpacs-read-*")
+	if err != nil {
+		return nil, fmt.Errorf("archive: spool: %w", err)
+	}
+	os.Remove(f.Name())
+	return &fileSink{f: f}, nil
+}
+
+func (s *fileSink) Write(p []byte) (int, error) {
+	n, err := s.f.WriteAt(p, s.n)
+	s.n += int64(n)
+	return n, err
+}
+func (s *fileSink) ReadAt(p []byte, off int64) (int, error) {
+	if off >= s.n {
+		return 0, io.EOF
+	}
+	if rest := s.n - off; int64(len(p)) > rest {
+		n, err := s.f.ReadAt(p[:rest], off)
+		if err == nil {
+			err = io.EOF
+		}
+		return n, err
+	}
+	return s.f.ReadAt(p, off)
+}
+func (s *fileSink) Close() error { return s.f.Close() }
+func (s *fileSink) Reset() error { s.n = 0; return s.f.Truncate(0) }
+func (s *fileSink) Len() int64   { return s.n }
