@@ -33,6 +33,14 @@ FUZZTIME ?= 30s
 fuzz:
 	@scripts/fuzz-all.sh $(FUZZTIME)
 
+## bench: shardpacs vs storescp, dcmqrscp and Orthanc on the same data (bench/README.md,
+## docs/performance.md); installs DCMTK and Orthanc first when run as root.
+## BENCHFLAGS=-quick for a smoke run; the table lands in bench-out/results-YYYYMMDD.md
+BENCHFLAGS ?=
+bench:
+	@scripts/install-test-tools.sh --bench
+	$(GO) run ./bench $(BENCHFLAGS)
+
 ## bench-go: the Go benchmarks of each pipeline stage and the network layer
 bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
