@@ -1,0 +1,60 @@
+// Package node is the DICOM face of shardpacs: the DIMSE service handlers
+// (C-STORE, C-FIND, C-MOVE, C-GET; C-ECHO is built into dimse.Server) on
+// top of the secure archive, with the calling-AE policy of the
+// configuration. [New] builds a ready [dimse.Server]; cmd/shardpacs serve
+// runs it.
+//
+// # Association policy (PS3.8 9.3.4)
+//
+//   - Called AE Title: must be config AETitle unless AcceptAnyCalledAE
+//     (dimse.Server answers A-ASSOCIATE-RJ 1,1,7).
+//   - Calling AE Title not in Peers: accepted with every permission under
+//     unknown_calling_ae = "accept", rejected with RJ (1,1,3) under "reject".
+//   - A known peer calling from an address outside its Networks: RJ (1,1,3).
+//   - A known peer none of whose proposed presentation contexts is for a
+//     service it holds a permission for: RJ (1,1,1).
+//   - Limits (global and per calling AE) are the Server's: RJ (2,3,2).
+//
+// # Permissions
+//
+// A request for a service the caller holds no permission for (store, find,
+// move, get) is answered 0x0124 "Refused: Not authorized" with an Error
+// Comment; its presentation context stays accepted (the decision is per
+// request, so one association may mix permitted and refused services).
+// C-ECHO is answered by dimse.Server itself: a caller without "echo" is only
+// refused when echo is all it proposed (RJ 1,1,1 above).
+//
+// # Statuses (see also dimse's table of implementation codes)
+//
+// C-STORE (PS3.4 B.2.3):
+//
+//	0x0000  stored, or an identical instance was already stored
+//	0x0124  caller has no "store" permission
+//	0xA700  out of resources: write quorum not met, disk full, a size limit
+//	0xA900  SOP class/instance UID of the command differs from the data set
+//	0xC001  data set cannot be parsed (malformed, truncated, bad transfer syntax)
+//	0xC003  a required UID is missing or invalid (SOP class/instance, study, series)
+//	0xC010  SOP Instance UID already stored with different content (keep-first)
+//	0xC0FF  internal error; the cause is only in the log
+//
+// C-FIND (PS3.4 C.4.1.1.4): 0xA700 more matches than limits.max_find_results
+// (never a truncated list); 0xA900 identifier does not match the model (a
+// level the model lacks, a matching key below the level); 0xC000 missing or
+// unknown QueryRetrieveLevel (Offending Element (0008,0052)) or another
+// invalid key; 0xC001 identifier cannot be parsed; 0xFE00 after C-CANCEL.
+//
+// C-MOVE / C-GET (PS3.4 C.4.2.1.5, C.4.3.1.4): 0xA801 destination unknown
+// or not permitted for the caller (no connection is attempted); 0xA702
+// no sub-operation could be performed (destination unreachable or refusing,
+// every instance unreadable); 0xB000 with Failed SOP Instance UID List
+// (0008,0058) when some failed; 0xFE00 after C-CANCEL, with the counts.
+//
+// # Transfer syntaxes of sub-operations
+//
+// An instance is sent in the transfer syntax it was received in, byte for
+// byte. C-MOVE proposes, per SOP class, every stored transfer syntax and,
+// for native (uncompressed) data, the other native syntaxes too, so the
+// association is usable for all; no transcoding is done: an instance whose
+// own syntax the destination did not accept counts as a failed
+// sub-operation, with a log line saying so.
+package node

@@ -1,0 +1,32 @@
+package node
+
+import (
+	"context"
+	"io"
+
+	"github.com/shardpacs/shardpacs/archive/index"
+	"github.com/shardpacs/shardpacs/config"
+	"github.com/shardpacs/shardpacs/dimse"
+)
+
+// serveGet serves C-GET (PS3.4 C.4.3): the instances go back on the
+// requesting association as C-STORE sub-operations, each on a context the
+// requestor accepted with the SCP role in the instance's own transfer
+// syntax (no transcoding: an instance without one fails, logged).
+func (n *Node) serveGet(ctx context.Context, req *dimse.QueryRequest, w dimse.GetResponder) (dimse.SubOps, error) {
+	if !n.allowed(req.Assoc, config.PermGet) {
+		return dimse.SubOps{}, notAuthorized(config.PermGet)
+	}
+	r, err := n.decodeRequest(req)
+	if err != nil {
+		return dimse.SubOps{}, err
+	}
+	recs, err := n.resolve(ctx, r)
+	if err != nil || len(recs) == 0 {
+		return dimse.SubOps{}, err
+	}
+	so := n.runSubOps(ctx, "C-GET", recs, w.Progress, func(ctx context.Context, rec *index.InstanceRecord, data io.Reader) (dimse.Status, error) {
+		return w.Store(ctx, rec.SOPClassUID, rec.SOPInstanceUID, rec.TransferSyntaxUID, data)
+	})
+	return so, nil
+}

@@ -1,0 +1,84 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/shardpacs/shardpacs/config"
+	"github.com/shardpacs/shardpacs/dcm"
+	"github.com/shardpacs/shardpacs/dimse"
+	"github.com/shardpacs/shardpacs/dimse/pdu"
+)
+
+func TestAssociationPolicy(t *testing.T) {
+	tn := startNode(t, func(c *config.Config) {
+		c.UnknownCallingAE = config.UnknownCallingReject
+		c.Peers = []config.Peer{
+			{AETitle: "VIEWER", Permissions: []string{config.PermFind}},
+			{AETitle: "FARAWAY", Networks: []string{"10.0.0.0/8"}},
+			{AETitle: "NOECHO", Permissions: []string{config.PermStore}},
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	echo := []dimse.ContextProposal{dimse.EchoContext()}
+	for _, c := range []struct {
+		ae     string
+		reason pdu.RejectReason
+	}{
+		{"STRANGER", pdu.RejectUserCallingAENotRecognized},
+		{"FARAWAY", pdu.RejectUserCallingAENotRecognized},
+		{"NOECHO", pdu.RejectUserNoReason},
+	} {
+		_, err := (&dimse.Client{AETitle: c.ae}).Dial(ctx, tn.addr, tn.cfg.AETitle, echo)
+		var rj *pdu.AssociateRJ
+		if !errors.As(err, &rj) || rj.Source != pdu.SourceServiceUser || rj.Reason != c.reason {
+			t.Errorf("%s: got %v, want A-ASSOCIATE-RJ (1,1,%d)", c.ae, err, c.reason)
+		}
+	}
+	// VIEWER may find but not move: 0x0124.
+	keys := []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "STUDY"}, {Tag: dcm.TagStudyInstanceUID, Value: "1.2.3"}}
+	if _, st := moveWithClient(t, tn, "VIEWER", keys); st != dimse.StatusNotAuthorized {
+		t.Errorf("move without permission: status %v, want 0x0124", st)
+	}
+	if got := findscu(t, tn, "-S", "QueryRetrieveLevel=STUDY", "StudyInstanceUID"); len(got) != 0 {
+		t.Errorf("empty archive: %d matches", len(got))
+	}
+}
+
+func TestFindStatuses(t *testing.T) {
+	tn := startNode(t, func(c *config.Config) { c.Limits.MaxFindResults = 1 })
+	files := corpusOrSkip(t)
+	storeCorpus(t, tn, files[:3], 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cc, err := (&dimse.Client{AETitle: "VIEWER"}).Dial(ctx, tn.addr, tn.cfg.AETitle, dimse.QueryRetrieveContexts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Release(ctx)
+	for _, c := range []struct {
+		name  string
+		model string
+		keys  []dcm.Element
+		want  dimse.Status
+	}{
+		{"no level", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagStudyInstanceUID}}, dimse.StatusUnableToProcess},
+		{"bad level", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "FOO"}}, dimse.StatusUnableToProcess},
+		{"patient in study root", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "PATIENT"}}, dimse.StatusIdentifierDoesNotMatchSOPClass},
+		{"over the cap", "1.2.840.10008.5.1.4.1.2.1.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "IMAGE"}, {Tag: dcm.TagSOPInstanceUID}}, dimse.StatusOutOfResources},
+	} {
+		ts, _ := cc.TransferSyntax(c.model)
+		ident, err := dcm.EncodeIdentifier(c.keys, ts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		st, _ := cc.Find(ctx, c.model, ident, func([]byte) error { n++; return nil })
+		if st != c.want || n != 0 {
+			t.Errorf("%s: status %v after %d matches, want %v and none", c.name, st, n, c.want)
+		}
+	}
+}

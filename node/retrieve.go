@@ -1,0 +1,154 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/shardpacs/shardpacs/archive"
+	"github.com/shardpacs/shardpacs/archive/index"
+	"github.com/shardpacs/shardpacs/dcm"
+	"github.com/shardpacs/shardpacs/dimse"
+)
+
+// uniqueKey is the unique key of each level (PS3.4 C.6.1.1, C.6.2.1).
+var uniqueKey = map[index.Level]dcm.Tag{
+	index.LevelPatient: dcm.TagPatientID,
+	index.LevelStudy:   dcm.TagStudyInstanceUID,
+	index.LevelSeries:  dcm.TagSeriesInstanceUID,
+	index.LevelImage:   dcm.TagSOPInstanceUID,
+}
+
+// resolve lists the instances a C-MOVE / C-GET identifier designates
+// (PS3.4 C.4.2.2.1): the unique key of the retrieve level, a single value
+// or a list of UIDs; unique keys of the levels above, when present and not
+// empty, must also match. A missing unique key is 0xA900 with the key as
+// Offending Element.
+func (n *Node) resolve(ctx context.Context, r *request) ([]*index.InstanceRecord, error) {
+	key := uniqueKey[r.level]
+	v, _ := r.value(key)
+	if v == "" || strings.ContainsAny(v, "*?") {
+		return nil, &dimse.StatusError{Status: dimse.StatusIdentifierDoesNotMatchSOPClass,
+			Comment: "unique key of the retrieve level missing", Offending: []dimse.Tag{dimse.Tag(key)}}
+	}
+	vals := strings.Split(v, `\`)
+	if len(vals) > index.MaxListValues {
+		return nil, &dimse.StatusError{Status: dimse.StatusUnableToProcess,
+			Comment: "too many values in the unique key", Offending: []dimse.Tag{dimse.Tag(key)}}
+	}
+	filters := map[dcm.Tag]string{}
+	for _, t := range []dcm.Tag{dcm.TagPatientID, dcm.TagStudyInstanceUID, dcm.TagSeriesInstanceUID} {
+		if t == key || (t == dcm.TagPatientID && r.root == index.StudyRoot) {
+			continue
+		}
+		if fv, ok := r.value(t); ok && fv != "" && !strings.ContainsAny(fv, `*?\`) {
+			filters[t] = fv
+		}
+	}
+	var out []*index.InstanceRecord
+	seen := map[string]bool{}
+	for _, val := range vals {
+		val = strings.Trim(val, " \x00")
+		if val == "" {
+			continue
+		}
+		recs, err := n.arch.Instances(ctx, r.level, val)
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range recs {
+			if seen[rec.SOPInstanceUID] || !matchesFilters(rec, filters) {
+				continue
+			}
+			seen[rec.SOPInstanceUID] = true
+			out = append(out, rec)
+		}
+	}
+	return out, nil
+}
+
+func matchesFilters(rec *index.InstanceRecord, f map[dcm.Tag]string) bool {
+	for t, v := range f {
+		var have string
+		switch t {
+		case dcm.TagPatientID:
+			have = rec.PatientID
+		case dcm.TagStudyInstanceUID:
+			have = rec.StudyInstanceUID
+		case dcm.TagSeriesInstanceUID:
+			have = rec.SeriesInstanceUID
+		}
+		if strings.TrimSpace(have) != v {
+			return false
+		}
+	}
+	return true
+}
+
+// subStoreFunc runs one C-STORE sub-operation: data is the instance's data
+// set in rec.TransferSyntaxUID. It returns the peer's status, or an error
+// (a *dimse.StatusError carries the peer's non-success status).
+type subStoreFunc func(ctx context.Context, rec *index.InstanceRecord, data io.Reader) (dimse.Status, error)
+
+// runSubOps sends every instance of recs with store, reporting progress
+// after each sub-operation (PS3.4 C.4.2.3.1: pending responses while it
+// runs, never an early success). It stops when ctx ends (C-CANCEL); the
+// counts then say what is left. Failures are logged without patient data.
+func (n *Node) runSubOps(ctx context.Context, op string, recs []*index.InstanceRecord,
+	progress func(dimse.SubOps) error, store subStoreFunc) dimse.SubOps {
+	so := dimse.SubOps{Remaining: len(recs)}
+	_ = progress(so)
+	for _, rec := range recs {
+		if ctx.Err() != nil {
+			return so
+		}
+		st, err := n.subOp(ctx, rec, store)
+		so.Remaining--
+		switch {
+		case err != nil || st.Type() == dimse.StatusTypeFailure || st.Type() == dimse.StatusTypeCancel:
+			so.Failed++
+			so.FailedSOPInstanceUIDs = append(so.FailedSOPInstanceUIDs, rec.SOPInstanceUID)
+			n.log.Warn().Str("op", op).Str("status", st.String()).Err(err).Msg("node: sub-operation failed")
+			n.log.Debug().Str("op", op).Str("sop_instance_uid", rec.SOPInstanceUID).Msg("node: failed instance")
+		case st.Type() == dimse.StatusTypeWarning:
+			so.Warning++
+		default:
+			so.Completed++
+		}
+		if so.Remaining > 0 && ctx.Err() == nil {
+			_ = progress(so)
+		}
+	}
+	return so
+}
+
+// errNoTranscoding: the peer accepted no context in the instance's own
+// transfer syntax, and we do not transcode.
+var errNoTranscoding = errors.New("node: peer accepted no context in the instance's transfer syntax (no transcoding)")
+
+// subOp reads one instance from the archive and sends it.
+func (n *Node) subOp(ctx context.Context, rec *index.InstanceRecord, store subStoreFunc) (dimse.Status, error) {
+	if t := n.cfg.Limits.OperationTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	obj, err := n.arch.Open(ctx, rec.SOPInstanceUID)
+	if err != nil {
+		if errors.Is(err, archive.ErrUnavailable) {
+			return dimse.StatusInstanceUnavailable, err
+		}
+		return dimse.StatusInternalError, err
+	}
+	defer obj.Close()
+	st, err := store(ctx, rec, obj.DataSet())
+	if errors.Is(err, dimse.ErrNoContext) {
+		err = errors.Join(errNoTranscoding, err)
+	}
+	var se *dimse.StatusError
+	if errors.As(err, &se) {
+		return se.Status, nil
+	}
+	return st, err
+}

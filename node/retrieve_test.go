@@ -1,0 +1,337 @@
+package node
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shardpacs/shardpacs/config"
+	"github.com/shardpacs/shardpacs/dcm"
+	"github.com/shardpacs/shardpacs/dcm/uid"
+	"github.com/shardpacs/shardpacs/dimse"
+	"github.com/shardpacs/shardpacs/internal/testutil"
+)
+
+// startStorescp starts DCMTK storescp as AE title ae on a free port,
+// writing what it receives into a new folder; it returns the port and the
+// folder.
+func startStorescp(t *testing.T, ae string) (int, string) {
+	t.Helper()
+	path := testutil.RequireTool(t, "storescp")
+	dir := t.TempDir()
+	port := testutil.FreePort(t)
+	cmd := exec.Command(path, "-aet", ae, "+xa", "-od", dir, strconv.Itoa(port))
+	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	waitPort(t, port)
+	return port, dir
+}
+
+func waitPort(t *testing.T, port int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on port %d", port)
+}
+
+// dumpDataSet is dcmdump's full listing of a file's data set (File Meta
+// Information left out): an independent view to compare instances with.
+func dumpDataSet(t *testing.T, path string) string {
+	t.Helper()
+	out, err := runTool(t, "", "dcmdump", "+L", "-q", path)
+	if err != nil {
+		t.Fatalf("dcmdump %s: %v\n%s", path, err, out)
+	}
+	_, ds, ok := strings.Cut(out, "# Dicom-Data-Set")
+	if !ok {
+		t.Fatalf("dcmdump %s: no data set", path)
+	}
+	return normalizeDump(ds)
+}
+
+// normalizeDump removes from a dcmdump listing what a receiver may
+// legitimately change when it writes a file: explicit versus undefined
+// lengths of sequences and items, and their delimitation items.
+func normalizeDump(s string) string {
+	var b strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if strings.Contains(line, "DelimitationItem") {
+			continue
+		}
+		if i := strings.Index(line, " #"); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.Replace(line, "undefined length", "length", 1)
+		line = strings.Replace(line, "explicit length", "length", 1)
+		b.WriteString(strings.TrimRight(line, " "))
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// checkReceived checks that dir holds exactly the instances of want, each
+// with the data set of its original file.
+func checkReceived(t *testing.T, dir string, want []fileMeta) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		m, ok := readMeta(t, p)
+		if !ok {
+			t.Errorf("received file %s unreadable", e.Name())
+			continue
+		}
+		got[m.sopInstance] = p
+	}
+	if len(got) != len(want) {
+		t.Errorf("received %d instances, want %d", len(got), len(want))
+	}
+	for _, w := range want {
+		p, ok := got[w.sopInstance]
+		if !ok {
+			t.Errorf("instance from %s not received", filepath.Base(w.path))
+			continue
+		}
+		if a, b := dumpDataSet(t, w.path), dumpDataSet(t, p); a != b {
+			t.Errorf("instance from %s received with a different data set: %s", filepath.Base(w.path), firstDiff(a, b))
+		}
+	}
+}
+
+// retrieveFixture is a node holding part of the corpus, with storescp
+// registered as peer DEST.
+type retrieveFixture struct {
+	tn      *testNode
+	destDir string
+	files   map[string]fileMeta
+}
+
+func newRetrieveFixture(t *testing.T, mutate func(*config.Config)) *retrieveFixture {
+	t.Helper()
+	files := testutil.CorpusFiles(t)
+	port, dir := startStorescp(t, "DEST")
+	tn := startNode(t, func(c *config.Config) {
+		c.Peers = append(c.Peers, config.Peer{AETitle: "DEST", Host: "127.0.0.1", Port: port})
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	storeCorpus(t, tn, files, 2)
+	return &retrieveFixture{tn: tn, destDir: dir, files: validCorpus(t, files)}
+}
+
+// biggestStudy returns the study with the most instances and its files.
+func (f *retrieveFixture) biggestStudy() (string, []fileMeta) {
+	by := map[string][]fileMeta{}
+	for _, m := range f.files {
+		by[m.study] = append(by[m.study], m)
+	}
+	best := ""
+	for s, ms := range by {
+		if best == "" || len(ms) > len(by[best]) || (len(ms) == len(by[best]) && s < best) {
+			best = s
+		}
+	}
+	return best, by[best]
+}
+
+func clearDir(t *testing.T, dir string) {
+	t.Helper()
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		_ = os.Remove(filepath.Join(dir, e.Name()))
+	}
+}
+
+func TestMoveWithDCMTK(t *testing.T) {
+	f := newRetrieveFixture(t, nil)
+	study, inStudy := f.biggestStudy()
+	series := inStudy[0].series
+	var inSeries []fileMeta
+	for _, m := range inStudy {
+		if m.series == series {
+			inSeries = append(inSeries, m)
+		}
+	}
+	cases := []struct {
+		name string
+		keys []string
+		want []fileMeta
+	}{
+		{"study", []string{"QueryRetrieveLevel=STUDY", "StudyInstanceUID=" + study}, inStudy},
+		{"series", []string{"QueryRetrieveLevel=SERIES", "StudyInstanceUID=" + study, "SeriesInstanceUID=" + series}, inSeries},
+		{"image", []string{"QueryRetrieveLevel=IMAGE", "StudyInstanceUID=" + study, "SeriesInstanceUID=" + series,
+			"SOPInstanceUID=" + inSeries[0].sopInstance}, inSeries[:1]},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			clearDir(t, f.destDir)
+			args := []string{"-aec", f.tn.cfg.AETitle, "-aet", "VIEWER", "-aem", "DEST", "-S"}
+			for _, k := range c.keys {
+				args = append(args, "-k", k)
+			}
+			out, err := runTool(t, "", "movescu", append(args, "127.0.0.1", f.tn.port)...)
+			if err != nil {
+				t.Fatalf("movescu: %v\n%s", err, out)
+			}
+			waitFiles(f.destDir, len(c.want))
+			checkReceived(t, f.destDir, c.want)
+		})
+	}
+}
+
+// waitFiles waits (briefly) until dir holds n files: storescp may still
+// be writing the last one when the C-MOVE-RSP arrives.
+func waitFiles(dir string, n int) {
+	for range 100 {
+		ents, _ := os.ReadDir(dir)
+		if len(ents) >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestGetWithDCMTK(t *testing.T) {
+	f := newRetrieveFixture(t, nil)
+	// getscu accepts uncompressed transfer syntaxes only by default: get
+	// the uncompressed instances of one study.
+	byStudy := map[string][]fileMeta{}
+	for _, m := range f.files {
+		if ts := fileTS(t, m.path); ts == uid.ExplicitVRLittleEndian || ts == uid.ImplicitVRLittleEndian {
+			byStudy[m.study] = append(byStudy[m.study], m)
+		}
+	}
+	var studies []string
+	for s := range byStudy {
+		studies = append(studies, s)
+	}
+	if len(studies) == 0 {
+		t.Fatal("no uncompressed study in the corpus")
+	}
+	sort.Strings(studies)
+	study := studies[0]
+	for _, s := range studies {
+		if len(byStudy[s]) > len(byStudy[study]) {
+			study = s
+		}
+	}
+	want := byStudy[study]
+	dir := t.TempDir()
+	out, err := runTool(t, dir, "getscu", "-aec", f.tn.cfg.AETitle, "-aet", "VIEWER", "-S", "-od", dir,
+		"-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID="+study, "127.0.0.1", f.tn.port)
+	if err != nil {
+		t.Fatalf("getscu: %v\n%s", err, out)
+	}
+	checkReceived(t, dir, want)
+}
+
+func fileTS(t *testing.T, path string) string {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	meta, _, err := dcm.ReadPart10Header(fh, 1<<20)
+	if err != nil {
+		return ""
+	}
+	return meta.TransferSyntaxUID
+}
+
+// moveWithClient runs one C-MOVE with our own client and returns the final
+// status and counts.
+func moveWithClient(t *testing.T, tn *testNode, dest string, keys []dcm.Element) (dimse.SubOps, dimse.Status) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c := &dimse.Client{AETitle: "VIEWER"}
+	cc, err := c.Dial(ctx, tn.addr, tn.cfg.AETitle, dimse.QueryRetrieveContexts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Release(ctx)
+	ts, _ := cc.TransferSyntax(uid.StudyRootQRMove)
+	ident, err := dcm.EncodeIdentifier(keys, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	so, st, err := cc.Move(ctx, uid.StudyRootQRMove, dest, ident, nil)
+	if err != nil && st == 0 {
+		t.Logf("Move: %v", err)
+	}
+	return so, st
+}
+
+func TestMoveUnknownDestination(t *testing.T) {
+	files := testutil.CorpusFiles(t)
+	// A listener standing for where an unknown AE might be: it must see
+	// no connection.
+	l := testutil.Listen(t)
+	conns := make(chan net.Conn, 1)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			conns <- c
+		}
+	}()
+	tn := startNode(t, func(c *config.Config) {
+		// A known peer without an address is no destination either, and
+		// VIEWER may only move to OTHER: DEST, listening, is refused.
+		port := l.Addr().(*net.TCPAddr).Port
+		c.Peers = append(c.Peers, config.Peer{AETitle: "NOADDR"},
+			config.Peer{AETitle: "DEST", Host: "127.0.0.1", Port: port},
+			config.Peer{AETitle: "OTHER", Host: "127.0.0.1", Port: port},
+			config.Peer{AETitle: "VIEWER", MoveDestinations: []string{"OTHER"}})
+	})
+	storeCorpus(t, tn, files[:3], 1)
+	study := ""
+	for _, m := range validCorpus(t, files[:3]) {
+		study = m.study
+	}
+	keys := []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "STUDY"}, {Tag: dcm.TagStudyInstanceUID, Value: study}}
+	for _, dest := range []string{"NOBODY", "NOADDR", "DEST"} {
+		if _, st := moveWithClient(t, tn, dest, keys); st != dimse.StatusMoveDestinationUnknown {
+			t.Errorf("move to %s: status %v, want 0xA801", dest, st)
+		}
+	}
+	select {
+	case c := <-conns:
+		c.Close()
+		t.Fatal("a connection was attempted")
+	case <-time.After(200 * time.Millisecond):
+	}
+	_ = l.Close()
+}
+
+// firstDiff shows the first line where two dumps differ.
+func firstDiff(a, b string) string {
+	la, lb := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(la), len(lb)) {
+		if la[i] != lb[i] {
+			return "sent " + strconv.Quote(la[i]) + ", received " + strconv.Quote(lb[i])
+		}
+	}
+	return "lengths " + strconv.Itoa(len(la)) + " and " + strconv.Itoa(len(lb)) + " lines"
+}
