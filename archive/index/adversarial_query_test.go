@@ -91,21 +91,17 @@ func TestAdversarialOversizedIdentifiers(t *testing.T) {
 		name string
 		q    *Query
 		tag  dcm.Tag // the key the error names; 0 = the query as a whole
-		bug  string  // a known bug in naming the key (the rest is checked)
 	}{
-		{"1,000 keys", &Query{Level: LevelStudy, Keys: thousand}, 0, ""},
-		{"10 KiB *a*a...*b pattern", &Query{Level: LevelStudy, Keys: []Key{{Tag: dcm.TagStudyDescription, Value: pattern10K}}}, dcm.TagStudyDescription,
-			"BUG: archive/index/match_sql.go:93 globCond returns queryErr(0, ...) for a wildcard pattern over MaxPatternLen, " +
-				"so the *QueryError does not name the key at fault as QueryError documents (reported)"},
-		{"10 KiB *a*a...*b pattern on PN", &Query{Level: LevelStudy, Keys: []Key{{Tag: dcm.TagPatientName, Value: pattern10K}}}, dcm.TagPatientName,
-			"BUG: as above, through the PN path (reported)"},
-		{"10 KiB pattern in ModalitiesInStudy", &Query{Level: LevelStudy, Keys: []Key{{Tag: dcm.TagModalitiesInStudy, Value: pattern10K}}}, dcm.TagModalitiesInStudy, ""},
-		{"10 MB value", &Query{Level: LevelStudy, Keys: []Key{{Tag: dcm.TagStudyDescription, Value: strings.Repeat("x", 10<<20)}}}, dcm.TagStudyDescription, ""},
-		{"10 MB UID list", &Query{Level: LevelStudy, Keys: []Key{{Tag: dcm.TagStudyInstanceUID, Value: strings.Repeat(`1.2\`, 10<<18)}}}, dcm.TagStudyInstanceUID, ""},
-		{"unknown level", &Query{Level: "FRAME", Keys: []Key{{Tag: dcm.TagPatientID}}}, dcm.TagQueryRetrieveLevel, ""},
-		{"missing level", &Query{Keys: []Key{{Tag: dcm.TagPatientID}}}, dcm.TagQueryRetrieveLevel, ""},
-		{"PATIENT level in Study Root", &Query{Root: StudyRoot, Level: LevelPatient}, dcm.TagQueryRetrieveLevel, ""},
-		{"level padded with junk", &Query{Level: "STUDY\x00' OR 1=1"}, dcm.TagQueryRetrieveLevel, ""},
+		{"1,000 keys", &Query{Level: LevelStudy, Keys: thousand}, 0},
+		{"10 KiB *a*a...*b pattern", &Query{Level: LevelStudy, Keys: []Key{{Tag: dcm.TagStudyDescription, Value: pattern10K}}}, dcm.TagStudyDescription},
+		{"10 KiB *a*a...*b pattern on PN", &Query{Level: LevelStudy, Keys: []Key{{Tag: dcm.TagPatientName, Value: pattern10K}}}, dcm.TagPatientName},
+		{"10 KiB pattern in ModalitiesInStudy", &Query{Level: LevelStudy, Keys: []Key{{Tag: dcm.TagModalitiesInStudy, Value: pattern10K}}}, dcm.TagModalitiesInStudy},
+		{"10 MB value", &Query{Level: LevelStudy, Keys: []Key{{Tag: dcm.TagStudyDescription, Value: strings.Repeat("x", 10<<20)}}}, dcm.TagStudyDescription},
+		{"10 MB UID list", &Query{Level: LevelStudy, Keys: []Key{{Tag: dcm.TagStudyInstanceUID, Value: strings.Repeat(`1.2\`, 10<<18)}}}, dcm.TagStudyInstanceUID},
+		{"unknown level", &Query{Level: "FRAME", Keys: []Key{{Tag: dcm.TagPatientID}}}, dcm.TagQueryRetrieveLevel},
+		{"missing level", &Query{Keys: []Key{{Tag: dcm.TagPatientID}}}, dcm.TagQueryRetrieveLevel},
+		{"PATIENT level in Study Root", &Query{Root: StudyRoot, Level: LevelPatient}, dcm.TagQueryRetrieveLevel},
+		{"level padded with junk", &Query{Level: "STUDY\x00' OR 1=1"}, dcm.TagQueryRetrieveLevel},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
@@ -121,13 +117,12 @@ func TestAdversarialOversizedIdentifiers(t *testing.T) {
 			if len(err.Error()) > 512 {
 				t.Errorf("error message of %d bytes echoes the input", len(err.Error()))
 			}
-			if d := time.Since(start); d > time.Second {
+			// A hang guard, not a speed measurement: a refusal is decided
+			// before any SQL runs, so only a pathological matcher gets near it.
+			if d := time.Since(start); d > 10*time.Second {
 				t.Errorf("took %v", d)
 			}
 			if qe.Tag != tc.tag {
-				if tc.bug != "" {
-					t.Skip(tc.bug)
-				}
 				t.Errorf("error names key %v, want %v (%v)", qe.Tag, tc.tag, err)
 			}
 		})

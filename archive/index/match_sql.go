@@ -2,6 +2,8 @@ package index
 
 import (
 	"strings"
+
+	"github.com/shardpacs/shardpacs/dcm"
 )
 
 // sqlCond is one WHERE term with its bound parameters. An empty text means
@@ -27,7 +29,7 @@ func keyCond(c *column, v string) (sqlCond, error) {
 		return universal, nil
 	case kText:
 		if wildcardVR(c.vr) && hasWildcard(v) {
-			return globCond(c.qual(), v)
+			return globCond(c.tag, c.qual(), v)
 		}
 		return sqlCond{c.qual() + " = ?", []any{v}}, nil
 	case kExact:
@@ -64,7 +66,7 @@ func keyCond(c *column, v string) (sqlCond, error) {
 			var t sqlCond
 			if hasWildcard(e) {
 				var err error
-				if t, err = globCond("m.modality", e); err != nil {
+				if t, err = globCond(c.tag, "m.modality", e); err != nil {
 					return never, err
 				}
 			} else {
@@ -87,10 +89,11 @@ func keyCond(c *column, v string) (sqlCond, error) {
 }
 
 // globCond is wildcard matching (PS3.4 C.2.2.2.4) with GLOB: case-sensitive,
-// '?' is one character, '*' any run of characters.
-func globCond(col, v string) (sqlCond, error) {
+// '?' is one character, '*' any run of characters. tag names the key in
+// the *QueryError of a pattern that is too long.
+func globCond(tag dcm.Tag, col, v string) (sqlCond, error) {
 	if len(v) > MaxPatternLen {
-		return never, queryErr(0, "wildcard pattern longer than %d bytes", MaxPatternLen)
+		return never, queryErr(tag, "wildcard pattern longer than %d bytes", MaxPatternLen)
 	}
 	return sqlCond{col + " GLOB ?", []any{globPattern(v)}}, nil
 }
@@ -200,7 +203,7 @@ func pnCond(c *column, v string) (sqlCond, error) {
 	v = strings.ToUpper(v)
 	one := func(col, g string) (sqlCond, error) {
 		if hasWildcard(g) {
-			return globCond(col, g)
+			return globCond(c.tag, col, g)
 		}
 		return sqlCond{col + " = ?", []any{g}}, nil
 	}
