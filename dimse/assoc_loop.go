@@ -125,7 +125,13 @@ func (l *assocLoop) dispatch(rr readResult) bool {
 	fallback := StatusProcessingFailure
 	switch cf {
 	case CEchoRQ:
-		herr = l.checkErr(msg, rr.err)
+		var panicked *PanicError
+		herr, panicked = l.serveEcho(msg, rr.err)
+		if panicked != nil {
+			msg.Close()
+			l.abort(pdu.AbortNotSpecified, panicked)
+			return false
+		}
 	case CStoreRQ:
 		var panicked *PanicError
 		herr, panicked = l.serveStore(msg, rr.err)
@@ -251,6 +257,17 @@ func (l *assocLoop) whyAborted() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.abortWhy
+}
+
+// serveEcho answers a C-ECHO-RQ (PS3.7 9.1.5): success unless the request
+// is invalid or the Server's Echo hook refuses it; a hook panic is
+// returned like a handler's.
+func (l *assocLoop) serveEcho(msg *Message, readErr error) (err error, panicked *PanicError) {
+	if err := l.checkErr(msg, readErr); err != nil || l.s.Echo == nil {
+		return err, nil
+	}
+	defer recoverPanic(&panicked)
+	return l.s.Echo(l.ctx, l.info), nil
 }
 
 // recoverPanic turns a handler panic into a *PanicError.

@@ -31,6 +31,11 @@ var (
 	ErrCalledAETitle = errors.New("dimse: called AE title not recognized")
 	// ErrRejectedByHook: Server.Accept returned an A-ASSOCIATE-RJ.
 	ErrRejectedByHook = errors.New("dimse: association rejected by the decision hook")
+	// ErrTLSHandshake wraps the cause of a failed TLS handshake on a TLS
+	// listener, reported to Observer.AssociationAborted (no A-ASSOCIATE-RQ
+	// was read): a refused client certificate, a protocol version or suite
+	// below the profile, plaintext on the TLS port, a timeout.
+	ErrTLSHandshake = errors.New("dimse: TLS handshake")
 	// ErrShuttingDown: an association was requested while the server shut
 	// down (RJ 2,3,1 temporary congestion).
 	ErrShuttingDown = errors.New("dimse: server shutting down")
@@ -74,6 +79,14 @@ type Server struct {
 	Find  FindHandler
 	Move  MoveHandler
 	Get   GetHandler
+
+	// Echo, when set, decides each valid C-ECHO-RQ (PS3.7 9.1.5): nil
+	// answers 0x0000 Success, an error is mapped to the C-ECHO-RSP status
+	// like a handler's (a *StatusError with StatusNotAuthorized answers
+	// 0x0124 "Refused: Not authorized"). nil Echo (default): every C-ECHO
+	// succeeds. It runs on the association's goroutine and must return
+	// promptly.
+	Echo func(ctx context.Context, info *AssociationInfo) error
 
 	// StorageSOPClass says which abstract syntaxes are storage SOP classes
 	// served by Store. nil means uid.IsStorageSOPClass.

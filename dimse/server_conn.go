@@ -103,7 +103,7 @@ func (s *Server) handshakeTLS(ctx context.Context, tc *tls.Conn) error {
 		defer cancel()
 	}
 	if err := tc.HandshakeContext(ctx); err != nil {
-		return fmt.Errorf("dimse: TLS handshake: %w", err)
+		return fmt.Errorf("%w: %w", ErrTLSHandshake, err)
 	}
 	return nil
 }

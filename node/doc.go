@@ -1,11 +1,17 @@
 // Package node is the DICOM face of shardpacs: the DIMSE service handlers
-// (C-STORE, C-FIND, C-MOVE, C-GET; C-ECHO is built into dimse.Server) on
+// (C-STORE, C-FIND, C-MOVE, C-GET; C-ECHO through dimse.Server's Echo hook) on
 // top of the secure archive, with the calling-AE policy of the
 // configuration. [New] builds a ready [dimse.Server]; cmd/shardpacs serve
 // runs it.
 //
 // # Association policy (PS3.8 9.3.4)
 //
+//   - DICOM TLS (PS3.15 B.1, [Node.ServeTLS]): the handshake (node/tlsconf
+//     profile, client certificate verified against tls.ca_file) happens
+//     before the A-ASSOCIATE-RQ; then, first of all, the client certificate
+//     must be bound to the Calling AE Title (tlsconf.CheckAEBinding: the
+//     certificate names the AE, or matches the peer's cert_subject /
+//     cert_sha256), else RJ (1,1,3).
 //   - Called AE Title: must be config AETitle unless AcceptAnyCalledAE
 //     (dimse.Server answers A-ASSOCIATE-RJ 1,1,7).
 //   - Calling AE Title not in Peers: accepted with every permission under
@@ -17,12 +23,40 @@
 //
 // # Permissions
 //
-// A request for a service the caller holds no permission for (store, find,
-// move, get) is answered 0x0124 "Refused: Not authorized" with an Error
-// Comment; its presentation context stays accepted (the decision is per
-// request, so one association may mix permitted and refused services).
-// C-ECHO is answered by dimse.Server itself: a caller without "echo" is only
-// refused when echo is all it proposed (RJ 1,1,1 above).
+// A request for a service the caller holds no permission for (echo, store,
+// find, move, get) is answered 0x0124 "Refused: Not authorized" with an
+// Error Comment; its presentation context stays accepted (the decision is
+// per request, so one association may mix permitted and refused services).
+// C-ECHO is refused through dimse.Server's Echo hook.
+//
+// # Audit trail (PS3.15 A.5)
+//
+// With Options.Audit, the node writes (see package audit for the format):
+//
+//   - Security Alerts: every association rejection with its reason
+//     (Node Authentication, outcome 4); a failed TLS handshake or a
+//     certificate not bound to the Calling AE (Node Authentication); an
+//     established association ended by A-ABORT or a transport failure, or
+//     a protocol violation before association (local type Association
+//     Aborted); every 0x0124 refusal and every C-MOVE to an unknown or
+//     forbidden destination (Use of Restricted Function).
+//   - DICOM Instances Transferred: C-STORE aggregated per association and
+//     study (action C; R for an identical resend), written when the
+//     association ends or a store of another study arrives — so an event
+//     of a live association may lag, and a crash loses the pending
+//     batches; C-MOVE and C-GET one event per study per operation (action
+//     R, minor failure when some sub-operations failed, serious when none
+//     of the study went out).
+//   - Query: every decoded C-FIND, with its non-empty keys by keyword
+//     (patient data: they belong in the audit trail, never in the
+//     operational log) and its outcome.
+//   - Integrity: an instance that cannot be read for a retrieval (fewer
+//     than k good shares) is a Stored Data Integrity Failure alert, outcome
+//     major failure. Degraded reads that were served are logged by the
+//     archive but not audited (no hook yet).
+//
+// A failed audit write is an error in the operational log; the request
+// goes on. The node never writes patient data to the operational log.
 //
 // # Statuses (see also dimse's table of implementation codes)
 //

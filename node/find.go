@@ -15,10 +15,11 @@ import (
 // every requested key (empty when unknown), the unique keys of its level and
 // above, QueryRetrieveLevel and RetrieveAETitle (our AE title), with
 // SpecificCharacterSet "ISO_IR 192" when a value is not ASCII. More matches
-// than limits.max_find_results: 0xA700 and nothing streamed.
+// than limits.max_find_results: 0xA700 and nothing streamed. Every decoded
+// request is a Query event in the audit trail, with its keys and outcome.
 func (n *Node) serveFind(ctx context.Context, req *dimse.QueryRequest, w dimse.FindResponder) error {
 	if !n.allowed(req.Assoc, config.PermFind) {
-		return notAuthorized(config.PermFind)
+		return n.refuse(req.Assoc, config.PermFind, "C-FIND")
 	}
 	r, err := n.decodeRequest(req)
 	if err != nil {
@@ -48,11 +49,13 @@ func (n *Node) serveFind(ctx context.Context, req *dimse.QueryRequest, w dimse.F
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			err = ctx.Err()
+		} else {
+			err = queryStatus(err, n.cfg.Limits.MaxFindResults)
 		}
-		return queryStatus(err, n.cfg.Limits.MaxFindResults)
 	}
-	return nil
+	n.auditQuery(req, r, err)
+	return err
 }
 
 // encodeMatch builds one C-FIND response identifier.

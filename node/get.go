@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/shardpacs/shardpacs/archive/index"
+	"github.com/shardpacs/shardpacs/audit"
 	"github.com/shardpacs/shardpacs/config"
 	"github.com/shardpacs/shardpacs/dimse"
 )
@@ -15,7 +16,7 @@ import (
 // syntax (no transcoding: an instance without one fails, logged).
 func (n *Node) serveGet(ctx context.Context, req *dimse.QueryRequest, w dimse.GetResponder) (dimse.SubOps, error) {
 	if !n.allowed(req.Assoc, config.PermGet) {
-		return dimse.SubOps{}, notAuthorized(config.PermGet)
+		return dimse.SubOps{}, n.refuse(req.Assoc, config.PermGet, "C-GET")
 	}
 	r, err := n.decodeRequest(req)
 	if err != nil {
@@ -28,5 +29,6 @@ func (n *Node) serveGet(ctx context.Context, req *dimse.QueryRequest, w dimse.Ge
 	so := n.runSubOps(ctx, "C-GET", recs, w.Progress, func(ctx context.Context, rec *index.InstanceRecord, data io.Reader) (dimse.Status, error) {
 		return w.Store(ctx, rec.SOPClassUID, rec.SOPInstanceUID, rec.TransferSyntaxUID, data)
 	})
+	n.auditTransferred(audit.RetrieveGet, req.Assoc, req.Assoc.CallingAETitle, req.Assoc.RemoteAddr, recs, so)
 	return so, nil
 }

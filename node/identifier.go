@@ -79,7 +79,7 @@ func queryStatus(err error, limit int) error {
 		if qe.Tag != 0 {
 			se.Offending = []dimse.Tag{dimse.Tag(qe.Tag)}
 		}
-		if strings.Contains(qe.Msg, "below the") {
+		if errors.Is(err, index.ErrKeyBelowLevel) {
 			se.Status, se.Comment = dimse.StatusIdentifierDoesNotMatchSOPClass, "matching key below the query level"
 		}
 		return se

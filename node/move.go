@@ -2,31 +2,38 @@ package node
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"errors"
+	"fmt"
 	"io"
-	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/shardpacs/shardpacs/archive/index"
+	"github.com/shardpacs/shardpacs/audit"
 	"github.com/shardpacs/shardpacs/config"
 	"github.com/shardpacs/shardpacs/dcm/uid"
 	"github.com/shardpacs/shardpacs/dimse"
 )
 
 // serveMove serves C-MOVE (PS3.4 C.4.2): the destination must be a peer
-// with an address that the caller may move to (else 0xA801, and no
-// connection is attempted); the instances go over ONE new association as
+// with an address that the caller may move to (else 0xA801, no connection
+// is attempted, and a Security Alert is audited); the instances go over ONE
+// new association, over TLS (tlsconf.Client) to a peer with tls = true, as
 // C-STORE sub-operations carrying Move Originator AE Title and Message ID
-// (PS3.7 9.1.1.1).
+// (PS3.7 9.1.1.1). The transfer is audited per study.
 func (n *Node) serveMove(ctx context.Context, req *dimse.MoveRequest, w dimse.MoveResponder) (dimse.SubOps, error) {
 	if !n.allowed(req.Assoc, config.PermMove) {
-		return dimse.SubOps{}, notAuthorized(config.PermMove)
+		return dimse.SubOps{}, n.refuse(req.Assoc, config.PermMove, "C-MOVE")
 	}
 	dest, ok := n.cfg.MoveDestination(req.Assoc.CallingAETitle, req.Destination)
 	if !ok {
+		// Adversarial rows 31 and 32: the same answer for an unknown and a
+		// forbidden destination (no enumeration); both are Security Alerts.
+		what := fmt.Sprintf("C-MOVE to unknown destination AE %q", strings.TrimRight(req.Destination, " "))
+		if p, known := n.cfg.Peer(req.Destination); known && p.Host != "" {
+			what = fmt.Sprintf("C-MOVE to destination AE %q, not among its move destinations", p.AETitle)
+		}
+		n.auditLog(audit.RestrictedFunction(req.Assoc.CallingAETitle, req.Assoc.RemoteAddr, what))
 		return dimse.SubOps{}, &dimse.StatusError{Status: dimse.StatusMoveDestinationUnknown, Comment: "move destination unknown"}
 	}
 	r, err := n.decodeRequest(&req.QueryRequest)
@@ -37,18 +44,23 @@ func (n *Node) serveMove(ctx context.Context, req *dimse.MoveRequest, w dimse.Mo
 	if err != nil || len(recs) == 0 {
 		return dimse.SubOps{}, err
 	}
+	destAddr := peerAddr(dest.Address())
 	client := *n.client
 	if dest.TLS {
-		tc, err := n.tlsConfig()
-		if err != nil {
-			return allFailed(recs), &dimse.StatusError{Status: dimse.StatusOutOfResourcesSubops, Comment: "TLS to destination not configured", Err: err}
+		tc := n.peerTLS[dest.AETitle]
+		if tc == nil { // New built one for every TLS peer
+			so := allFailed(recs)
+			n.auditTransferred(audit.RetrieveMove, req.Assoc, dest.AETitle, destAddr, recs, so)
+			return so, &dimse.StatusError{Status: dimse.StatusOutOfResourcesSubops, Comment: "TLS to destination not configured"}
 		}
 		client.TLSConfig = tc
 	}
 	cc, err := client.Dial(ctx, dest.Address(), dest.AETitle, moveProposals(recs))
 	if err != nil {
 		n.log.Warn().Str("op", "C-MOVE").Str("destination", dest.AETitle).Err(err).Msg("node: cannot associate with the move destination")
-		return allFailed(recs), &dimse.StatusError{Status: dimse.StatusOutOfResourcesSubops,
+		so := allFailed(recs)
+		n.auditTransferred(audit.RetrieveMove, req.Assoc, dest.AETitle, destAddr, recs, so)
+		return so, &dimse.StatusError{Status: dimse.StatusOutOfResourcesSubops,
 			Comment: "destination unreachable or refused the association", Err: err}
 	}
 	defer func() {
@@ -62,6 +74,7 @@ func (n *Node) serveMove(ctx context.Context, req *dimse.MoveRequest, w dimse.Mo
 	so := n.runSubOps(ctx, "C-MOVE", recs, w.Progress, func(ctx context.Context, rec *index.InstanceRecord, data io.Reader) (dimse.Status, error) {
 		return cc.Store(ctx, rec.SOPClassUID, rec.SOPInstanceUID, rec.TransferSyntaxUID, data, orig)
 	})
+	n.auditTransferred(audit.RetrieveMove, req.Assoc, dest.AETitle, destAddr, recs, so)
 	return so, nil
 }
 
@@ -119,30 +132,4 @@ func moveProposals(recs []*index.InstanceRecord) []dimse.ContextProposal {
 		out = out[:dimse.MaxProposedContexts]
 	}
 	return out
-}
-
-// tlsConfig builds the client TLS configuration for TLS destinations from
-// the node's [tls] settings (PS3.15 B.1: TLS 1.2 or later).
-func (n *Node) tlsConfig() (*tls.Config, error) {
-	t := n.cfg.TLS
-	tc := &tls.Config{MinVersion: tls.VersionTLS12}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, err
-		}
-		tc.Certificates = []tls.Certificate{cert}
-	}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, err
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, errors.New("node: no certificate in " + t.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	return tc, nil
 }

@@ -2,15 +2,19 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
+	"sync"
 
 	"github.com/rs/zerolog"
 
 	"github.com/shardpacs/shardpacs/archive"
+	"github.com/shardpacs/shardpacs/audit"
 	"github.com/shardpacs/shardpacs/config"
 	"github.com/shardpacs/shardpacs/dcm"
 	"github.com/shardpacs/shardpacs/dimse"
+	"github.com/shardpacs/shardpacs/node/tlsconf"
 )
 
 // Node serves the archive over DIMSE. Build it with New; it is safe for
@@ -19,28 +23,75 @@ type Node struct {
 	cfg    *config.Config
 	arch   *archive.Archive
 	log    zerolog.Logger
+	audit  *audit.Logger
 	srv    *dimse.Server
 	client *dimse.Client
+
+	serverTLS *tls.Config            // the TLS listener's, nil without tls.cert_file
+	peerTLS   map[string]*tls.Config // per TLS peer (C-MOVE destinations), by AE title
+	rejects   sync.Map               // association ID → rejectNote, from accept to the audit observer
+	stores    storeAggregator        // C-STORE audit events, per association and study
+}
+
+// Options are New's optional settings; the zero value works.
+type Options struct {
+	// Log receives operational events (no patient data); the zero value
+	// logs nothing.
+	Log zerolog.Logger
+	// Audit receives the audit trail (PS3.15 A.5; see the package
+	// documentation for the events); nil records nothing. The caller owns
+	// it and closes it after Shutdown.
+	Audit *audit.Logger
 }
 
 // New builds the node's dimse.Server from cfg (a private copy is taken:
 // later changes to cfg are not seen) over the archive a. cfg must be
 // valid (config.Validate). log receives operational events; an observer
 // (see LogObserver) logs one line per association. The caller owns a and
-// closes it after Shutdown.
+// closes it after Shutdown. New is NewWithOptions without an audit trail.
 func New(cfg *config.Config, a *archive.Archive, log zerolog.Logger) (*Node, error) {
+	return NewWithOptions(cfg, a, Options{Log: log})
+}
+
+// NewWithOptions is New with an audit trail. The TLS configurations are
+// built now, so that a bad certificate, key or CA file fails here: the
+// listener's when tls.cert_file is set (see ServeTLS), and the client
+// configuration of every peer with tls = true (tlsconf.Client).
+func NewWithOptions(cfg *config.Config, a *archive.Archive, opt Options) (*Node, error) {
 	if cfg == nil || a == nil {
 		return nil, errors.New("node: nil configuration or archive")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg.Clone(), arch: a, log: log}
+	n := &Node{cfg: cfg.Clone(), arch: a, log: opt.Log, audit: opt.Audit, peerTLS: map[string]*tls.Config{}}
+	if n.cfg.TLS.CertFile != "" {
+		tc, err := tlsconf.Server(n.cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		n.serverTLS = tc
+	}
+	for _, p := range n.cfg.Peers {
+		if !p.TLS {
+			continue
+		}
+		tc, err := tlsconf.Client(p, n.cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		n.peerTLS[p.AETitle] = tc
+	}
 	lim := n.cfg.Limits
+	var obs dimse.Observer = NewLogObserver(n.log)
+	if n.audit != nil {
+		obs = dimse.MultiObserver{obs, &auditObserver{n: n}}
+	}
 	n.srv = &dimse.Server{
 		AETitle:              n.cfg.AETitle,
 		AcceptAnyCalledAE:    n.cfg.AcceptAnyCalledAE,
 		Accept:               n.accept,
+		Echo:                 n.serveEcho,
 		Store:                dimse.StoreHandlerFunc(n.serveStore),
 		Find:                 dimse.FindHandlerFunc(n.serveFind),
 		Move:                 dimse.MoveHandlerFunc(n.serveMove),
@@ -55,7 +106,7 @@ func New(cfg *config.Config, a *archive.Archive, log zerolog.Logger) (*Node, err
 			SpoolThreshold: int64(lim.SpoolThreshold),
 			SpoolDir:       n.cfg.SpoolPath(),
 		},
-		Observer: NewLogObserver(log),
+		Observer: obs,
 	}
 	n.client = &dimse.Client{
 		AETitle:         n.cfg.AETitle,
@@ -74,7 +125,25 @@ func New(cfg *config.Config, a *archive.Archive, log zerolog.Logger) (*Node, err
 func (n *Node) Server() *dimse.Server { return n.srv }
 
 // Serve accepts associations on l until Shutdown; see dimse.Server.Serve.
+// l is a plain TCP listener, or one that yields *tls.Conn.
 func (n *Node) Serve(l net.Listener) error { return n.srv.Serve(l) }
+
+// ErrNoTLS: ServeTLS was called but tls.cert_file is not configured.
+var ErrNoTLS = errors.New("node: TLS not configured (tls.cert_file, tls.key_file)")
+
+// ServeTLS accepts DICOM TLS associations (PS3.15 B.1) on the TCP
+// listener l until Shutdown, with the configuration of tlsconf.Server built
+// by New; each connection is handshaken before its A-ASSOCIATE-RQ, and the
+// client certificate is bound to the Calling AE Title by the decision hook
+// (tlsconf.CheckAEBinding). It returns ErrNoTLS (and closes l) when no
+// certificate is configured. Serve and ServeTLS may run at the same time.
+func (n *Node) ServeTLS(l net.Listener) error {
+	if n.serverTLS == nil {
+		l.Close()
+		return ErrNoTLS
+	}
+	return n.srv.Serve(tls.NewListener(l, n.serverTLS))
+}
 
 // Shutdown stops accepting, lets running associations finish until ctx
 // ends, then aborts them; see dimse.Server.Shutdown.

@@ -1,28 +1,44 @@
 package node
 
 import (
+	"context"
 	"net"
 	"net/netip"
 
+	"github.com/shardpacs/shardpacs/audit"
 	"github.com/shardpacs/shardpacs/config"
 	"github.com/shardpacs/shardpacs/dcm/uid"
 	"github.com/shardpacs/shardpacs/dimse"
 	"github.com/shardpacs/shardpacs/dimse/pdu"
+	"github.com/shardpacs/shardpacs/node/tlsconf"
 )
 
 // accept is the Server's decision hook (see the package documentation).
+// A refusal's reason is kept for the audit observer (rejectNote).
 func (n *Node) accept(info *dimse.AssociationInfo, rq *pdu.AssociateRQ) *pdu.AssociateRJ {
 	p, known := n.cfg.Peer(info.CallingAETitle)
+	if info.TLS != nil {
+		var peer *config.Peer
+		if known {
+			peer = p
+		}
+		if err := tlsconf.CheckAEBinding(info.TLS, info.CallingAETitle, peer); err != nil {
+			n.log.Warn().Uint64(FieldAssoc, info.ID).Str(FieldCallingAE, quoteAE(info.CallingAETitle)).
+				Str(FieldRemote, addrString(info.RemoteAddr)).Err(err).Msg("node: TLS certificate not bound to the calling AE")
+			n.auditLog(audit.NodeAuthFailure(info.CallingAETitle, info.RemoteAddr, err.Error()))
+			return n.reject(info, rjCallingAE(), "", true)
+		}
+	}
 	if !known {
 		if n.cfg.UnknownCallingAE == config.UnknownCallingReject {
-			return &pdu.AssociateRJ{Result: pdu.RejectPermanent, Source: pdu.SourceServiceUser, Reason: pdu.RejectUserCallingAENotRecognized}
+			return n.reject(info, rjCallingAE(), "calling AE not configured (unknown_calling_ae = reject)", false)
 		}
 		return nil
 	}
 	if len(p.Networks) > 0 {
 		addr, ok := remoteAddr(info.RemoteAddr)
 		if !ok || !p.AllowsAddr(addr) {
-			return &pdu.AssociateRJ{Result: pdu.RejectPermanent, Source: pdu.SourceServiceUser, Reason: pdu.RejectUserCallingAENotRecognized}
+			return n.reject(info, rjCallingAE(), "address outside the peer's networks", false)
 		}
 	}
 	for _, pc := range rq.PresentationContexts {
@@ -30,7 +46,36 @@ func (n *Node) accept(info *dimse.AssociationInfo, rq *pdu.AssociateRQ) *pdu.Ass
 			return nil
 		}
 	}
-	return &pdu.AssociateRJ{Result: pdu.RejectPermanent, Source: pdu.SourceServiceUser, Reason: pdu.RejectUserNoReason}
+	return n.reject(info, &pdu.AssociateRJ{Result: pdu.RejectPermanent, Source: pdu.SourceServiceUser, Reason: pdu.RejectUserNoReason},
+		"no proposed presentation context is for a permitted service", false)
+}
+
+// rjCallingAE is A-ASSOCIATE-RJ (1,1,3) calling-AE-not-recognized.
+func rjCallingAE() *pdu.AssociateRJ {
+	return &pdu.AssociateRJ{Result: pdu.RejectPermanent, Source: pdu.SourceServiceUser, Reason: pdu.RejectUserCallingAENotRecognized}
+}
+
+// rejectNote is what accept says about a rejection to the audit observer.
+type rejectNote struct {
+	reason  string
+	audited bool // already in the audit trail (NodeAuthFailure)
+}
+
+// reject records why an association is rejected and returns rj.
+func (n *Node) reject(info *dimse.AssociationInfo, rj *pdu.AssociateRJ, reason string, audited bool) *pdu.AssociateRJ {
+	if n.audit != nil {
+		n.rejects.Store(info.ID, rejectNote{reason: reason, audited: audited})
+	}
+	return rj
+}
+
+// serveEcho is the Server's C-ECHO hook: 0x0124 for a caller without the
+// echo permission (PS3.7 9.1.5, PS3.4 A.4).
+func (n *Node) serveEcho(_ context.Context, info *dimse.AssociationInfo) error {
+	if !n.allowed(info, config.PermEcho) {
+		return n.refuse(info, config.PermEcho, "C-ECHO")
+	}
+	return nil
 }
 
 // remoteAddr extracts the IP address of a peer.
@@ -78,7 +123,18 @@ func (n *Node) allowed(info *dimse.AssociationInfo, perm string) bool {
 	return n.cfg.UnknownCallingAE != config.UnknownCallingReject
 }
 
-// notAuthorized is the 0x0124 answer to a refused request.
-func notAuthorized(perm string) error {
+// refuse is the 0x0124 answer to a request for a service the caller has
+// no permission for; the refusal is a Security Alert of type Use of
+// Restricted Function (PS3.15 A.5.3.11) in the audit trail.
+func (n *Node) refuse(info *dimse.AssociationInfo, perm, function string) error {
+	n.auditLog(audit.RestrictedFunction(info.CallingAETitle, info.RemoteAddr, function+" without the "+perm+" permission"))
 	return &dimse.StatusError{Status: dimse.StatusNotAuthorized, Comment: "calling AE has no " + perm + " permission"}
+}
+
+// addrString is a.String(), "" for nil.
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }

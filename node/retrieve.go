@@ -137,6 +137,7 @@ func (n *Node) subOp(ctx context.Context, rec *index.InstanceRecord, store subSt
 	obj, err := n.arch.Open(ctx, rec.SOPInstanceUID)
 	if err != nil {
 		if errors.Is(err, archive.ErrUnavailable) {
+			n.auditUnavailable(rec, err)
 			return dimse.StatusInstanceUnavailable, err
 		}
 		return dimse.StatusInternalError, err

@@ -13,10 +13,12 @@ import (
 
 // serveStore serves C-STORE (PS3.4 B.2.2): the instance goes into the
 // archive as received, and the archive's outcome becomes the status of the
-// package documentation's table.
+// package documentation's table. A success is counted in the audit
+// trail's DICOM Instances Transferred event of the association and study
+// (action R for an identical resend).
 func (n *Node) serveStore(ctx context.Context, req *dimse.StoreRequest) error {
 	if !n.allowed(req.Assoc, config.PermStore) {
-		return notAuthorized(config.PermStore)
+		return n.refuse(req.Assoc, config.PermStore, "C-STORE")
 	}
 	in := &archive.Instance{
 		SOPClassUID:       req.SOPClassUID,
@@ -35,6 +37,13 @@ func (n *Node) serveStore(ctx context.Context, req *dimse.StoreRequest) error {
 	}
 	if out == archive.Duplicate {
 		n.log.Debug().Str("sop_instance_uid", req.SOPInstanceUID).Msg("node: identical instance already stored")
+	}
+	if n.audit != nil {
+		rec, err := n.arch.Lookup(ctx, req.SOPInstanceUID)
+		if err != nil {
+			n.log.Warn().Err(err).Msg("node: stored instance not found for the audit trail")
+		}
+		n.auditStored(req.Assoc, rec, out == archive.Duplicate)
 	}
 	return nil
 }

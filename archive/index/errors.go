@@ -21,6 +21,11 @@ var (
 	// ErrInvalidQuery is wrapped by every *QueryError. The C-FIND service maps
 	// it to a 0xC000-range failure (unable to process), PS3.4 C.4.1.1.4.
 	ErrInvalidQuery = errors.New("index: invalid query")
+	// ErrKeyBelowLevel is wrapped (with ErrInvalidQuery) by the *QueryError
+	// of a matching key whose level is below the query level (PS3.4
+	// C.4.1.2.1: keys below the level are not allowed to match; the C-FIND
+	// service maps it to 0xA900, identifier does not match SOP class).
+	ErrKeyBelowLevel = errors.New("index: matching key below the query level")
 	// ErrInvalidRecord: an InstanceRecord lacks a UID or carries a share
 	// index outside 0..3.
 	ErrInvalidRecord = errors.New("index: invalid instance record")
@@ -33,10 +38,13 @@ var (
 
 // QueryError reports why a C-FIND identifier cannot be processed: the key
 // at fault (0 when the error is about the query as a whole, for example the
-// level) and a message. It wraps ErrInvalidQuery.
+// level) and a message. It wraps ErrInvalidQuery and, when set, Kind.
 type QueryError struct {
 	Tag dcm.Tag
 	Msg string
+	// Kind is a more specific sentinel (ErrKeyBelowLevel), nil for the
+	// other invalid queries. Test it with errors.Is.
+	Kind error
 }
 
 func (e *QueryError) Error() string {
@@ -46,9 +54,19 @@ func (e *QueryError) Error() string {
 	return fmt.Sprintf("index: invalid query: key %v: %s", e.Tag, e.Msg)
 }
 
-// Unwrap returns ErrInvalidQuery.
-func (e *QueryError) Unwrap() error { return ErrInvalidQuery }
+// Unwrap returns ErrInvalidQuery and Kind when it is set.
+func (e *QueryError) Unwrap() []error {
+	if e.Kind != nil {
+		return []error{ErrInvalidQuery, e.Kind}
+	}
+	return []error{ErrInvalidQuery}
+}
 
 func queryErr(t dcm.Tag, format string, args ...any) error {
 	return &QueryError{Tag: t, Msg: fmt.Sprintf(format, args...)}
+}
+
+// queryErrKind is queryErr with a Kind sentinel.
+func queryErrKind(kind error, t dcm.Tag, format string, args ...any) error {
+	return &QueryError{Tag: t, Msg: fmt.Sprintf(format, args...), Kind: kind}
 }

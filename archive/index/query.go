@@ -233,7 +233,7 @@ func plan(q *Query) (*queryPlan, error) {
 		}
 		if c.level.rank() > rank {
 			if !isUniversal {
-				return nil, queryErr(k.Tag, "matching key below the %s level", lv)
+				return nil, queryErrKind(ErrKeyBelowLevel, k.Tag, "matching key below the %s level", lv)
 			}
 			empty[k.Tag] = true
 			continue

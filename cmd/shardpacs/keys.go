@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/shardpacs/shardpacs/audit"
 	"github.com/shardpacs/shardpacs/crypto"
 )
 
@@ -17,6 +18,8 @@ func init() {
 
 // runKeys manages the keyring file (cfg.KEKPath). Run rotate, rewrap and
 // retire with the node stopped: a running node keeps its keyring in memory.
+// A rotation is recorded in the audit trail (cfg.AuditPath) as a Security
+// Configuration alert; it is refused when the trail cannot be opened.
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := newArchiveFlags("keys", "keys create|show|rotate|rewrap|retire VERSION", stderr)
 	rest, err := parseArgs(o.fs, args)
@@ -59,9 +62,18 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
+		al, err := openAudit(cfg) // a rotation that cannot be audited is not done
+		if err != nil {
+			return err
+		}
+		defer al.Close()
+		old := kr.CurrentVersion()
 		v, err := kr.Rotate(path, nil)
 		if err != nil {
 			return err
+		}
+		if err := al.Log(audit.KeyRotation(old, v)); err != nil {
+			fmt.Fprintf(stderr, "warning: the rotation is done but could not be audited: %v\n", err)
 		}
 		fmt.Fprintf(stdout, "new current version %d (%s); run shardpacs keys rewrap, then retire the old versions\n", v, kr.Fingerprint(v))
 	case "rewrap":

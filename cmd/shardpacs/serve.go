@@ -8,12 +8,15 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/user"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/shardpacs/shardpacs/archive"
+	"github.com/shardpacs/shardpacs/audit"
 	"github.com/shardpacs/shardpacs/config"
 	"github.com/shardpacs/shardpacs/dimse"
 	"github.com/shardpacs/shardpacs/node"
@@ -26,10 +29,13 @@ func init() {
 // runServe runs the node until ctx ends (SIGINT / SIGTERM, see main):
 // configuration defaults < --config FILE (or $SHARDPACS_CONFIG) < SHARDPACS_*
 // environment < flags; a bad setting stops the start, naming the setting.
-// It opens the archive, listens on cfg.Listen, prints "listening on
-// HOST:PORT" to stdout, and on ctx's end shuts down gracefully: no new
-// associations, running ones get limits.shutdown_timeout to finish, then
-// are aborted; the index is closed last.
+// It opens the audit trail (cfg.AuditPath, mode 0600: a node that cannot
+// audit does not start), opens the archive, listens on cfg.Listen (plain
+// DICOM) and cfg.TLS.Listen (DICOM TLS, PS3.15 B.1), either of which may be
+// empty, prints "listening on HOST:PORT" and "listening on HOST:PORT (tls)"
+// to stdout, and on ctx's end shuts down gracefully: no new associations,
+// running ones get limits.shutdown_timeout to finish, then are aborted; the
+// index is closed last. Application Start and Stop are audited.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -48,33 +54,58 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if cfg.Listen == "" {
-		return errors.New("listen: empty (a TLS-only node is not supported by serve yet)")
-	}
 	log, err := serveLogger(cfg, stderr)
 	if err != nil {
 		return err
 	}
+	al, err := openAudit(cfg)
+	if err != nil {
+		return err
+	}
+	defer al.Close()
 	arch, err := archive.OpenDir(ctx, cfg, archive.Options{Logger: log.With().Str("component", "archive").Logger()})
 	if err != nil {
 		return err
 	}
 	defer arch.Close()
-	n, err := node.New(cfg, arch, log.With().Str("component", "node").Logger())
+	n, err := node.NewWithOptions(cfg, arch, node.Options{Log: log.With().Str("component", "node").Logger(), Audit: al})
 	if err != nil {
 		return err
 	}
-	l, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
+	var listeners []net.Listener
+	closeAll := func() {
+		for _, l := range listeners {
+			l.Close()
+		}
 	}
-	fmt.Fprintf(stdout, "listening on %s\n", l.Addr())
-	log.Info().Str("ae_title", cfg.AETitle).Str("listen", l.Addr().String()).Int("k", arch.K()).Msg("serving")
-	served := make(chan error, 1)
-	go func() { served <- n.Serve(l) }()
+	for _, a := range []string{cfg.Listen, cfg.TLS.Listen} {
+		if a == "" {
+			continue
+		}
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("listen %s: %w", a, err)
+		}
+		listeners = append(listeners, l)
+	}
+	served := make(chan error, 2)
+	for _, l := range listeners {
+		isTLS := cfg.Listen == "" || l != listeners[0]
+		suffix, serve := "", n.Serve
+		if isTLS {
+			suffix, serve = " (tls)", n.ServeTLS
+		}
+		fmt.Fprintf(stdout, "listening on %s%s\n", l.Addr(), suffix)
+		log.Info().Str("ae_title", cfg.AETitle).Str("listen", l.Addr().String()).Bool("tls", isTLS).Int("k", arch.K()).Msg("serving")
+		go func() { served <- serve(l) }()
+	}
+	launcher := launcherName()
+	auditOrWarn(log, al, audit.ApplicationStart(launcher))
+	var failed error
 	select {
 	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
+		failed = fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info().Dur("timeout", cfg.Limits.ShutdownTimeout).Msg("shutting down")
@@ -83,14 +114,63 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := n.Shutdown(sctx); err != nil {
 		log.Warn().Err(err).Msg("shutdown deadline: remaining associations aborted")
 	}
-	if err := <-served; !errors.Is(err, dimse.ErrServerClosed) {
-		log.Warn().Err(err).Msg("serve ended")
+	waitFor := len(listeners)
+	if failed != nil {
+		waitFor--
 	}
-	if err := arch.Close(); err != nil {
-		return fmt.Errorf("closing the archive: %w", err)
+	for range waitFor {
+		if err := <-served; !errors.Is(err, dimse.ErrServerClosed) {
+			log.Warn().Err(err).Msg("serve ended")
+		}
+	}
+	if err := arch.Close(); err != nil && failed == nil {
+		failed = fmt.Errorf("closing the archive: %w", err)
+	}
+	auditOrWarn(log, al, audit.ApplicationStop(launcher, failed))
+	if err := al.Close(); err != nil {
+		log.Warn().Err(err).Msg("closing the audit trail")
+	}
+	if failed != nil {
+		return failed
 	}
 	log.Info().Msg("stopped")
 	return nil
+}
+
+// openAudit opens the audit trail at cfg.AuditPath(), creating its folder
+// (0700) and file (0600) when missing; this node's AE title is the audit
+// source.
+func openAudit(cfg *config.Config) (*audit.Logger, error) {
+	path := cfg.AuditPath()
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("log.audit_file: %w", err)
+	}
+	al, err := audit.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("log.audit_file: %w", err)
+	}
+	al.SetSource(audit.Source{AETitle: cfg.AETitle})
+	return al, nil
+}
+
+// auditOrWarn logs ev, reporting a failure in the operational log.
+func auditOrWarn(log zerolog.Logger, al *audit.Logger, ev *audit.Event) {
+	if err := al.Log(ev); err != nil {
+		log.Error().Err(err).Msg("audit trail write failed")
+	}
+}
+
+// launcherName is "user@host" of this process, for Application Activity
+// events; "" when unknown.
+func launcherName() string {
+	u, err := user.Current()
+	if err != nil {
+		return ""
+	}
+	if h, err := os.Hostname(); err == nil {
+		return u.Username + "@" + h
+	}
+	return u.Username
 }
 
 // serveLogger builds the operational logger: console or JSON per
