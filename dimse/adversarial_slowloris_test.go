@@ -54,7 +54,7 @@ func advFloodSize(t *testing.T) int {
 func TestAdversarialSlowloris(t *testing.T) {
 	advGoroutines(t)
 	n := advFloodSize(t)
-	srv := &Server{ARTIMTimeout: advShort, MaxAssociations: n}
+	srv := &Server{ARTIMTimeout: advShort, MaxAssociations: n, MaxPendingPerHost: -1}
 	addr := advServe(t, srv)
 	time.Sleep(20 * time.Millisecond)
 	baseG, baseFD := advBaseline()
@@ -80,14 +80,16 @@ func TestAdversarialSlowloris(t *testing.T) {
 // flood is cut in two: the connections past the cap are closed at once, the
 // others at ARTIM; none gets a byte, and nothing leaks.
 //
-// A legitimate association attempted during such a flood is refused (TCP
-// close) until ARTIM frees room: the cap is global, not per source address.
-// The test asserts that the legitimate association succeeds once ARTIM has
-// expired, which bounds the denial of service to ARTIM.
+// The per-host cap (MaxPendingPerHost) is disabled here so that the global
+// cap is what is measured; a legitimate association attempted during such a
+// flood from the same host is refused (TCP close) until ARTIM frees room.
+// The test asserts that it succeeds once ARTIM has expired, which bounds
+// the denial of service to ARTIM. TestAdversarialSlowlorisDefaultsLegitDuringFlood
+// covers a flood from one host with the default limits.
 func TestAdversarialSlowlorisOverCap(t *testing.T) {
 	advGoroutines(t)
 	n := advFloodSize(t)
-	srv := &Server{ARTIMTimeout: advShort}
+	srv := &Server{ARTIMTimeout: advShort, MaxPendingPerHost: -1}
 	addr := advServe(t, srv)
 	time.Sleep(20 * time.Millisecond)
 	baseG, baseFD := advBaseline()
@@ -133,13 +135,21 @@ func advWaitFDs(base int, d time.Duration) int {
 // returns once every connection is open; each peer's reader runs until the
 // Server closes it (or 10 s).
 func advFlood(t *testing.T, addr string, n int) []*advSlowPeer {
+	return advFloodFrom(t, "127.0.0.1", addr, n)
+}
+
+// advFloodFrom is advFlood with the flood's connections bound to the source
+// address src, so that a test can tell the flooding host from a legitimate
+// one on loopback (Linux routes all of 127.0.0.0/8 to lo).
+func advFloodFrom(t *testing.T, src, addr string, n int) []*advSlowPeer {
 	t.Helper()
 	rq := advRQ(t, "SLOW", 16384)
 	peers := make([]*advSlowPeer, n)
 	var wg sync.WaitGroup
 	t.Cleanup(wg.Wait)
+	d := net.Dialer{Timeout: advDialTO, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
 	for i := range peers {
-		c, err := net.DialTimeout("tcp", addr, advDialTO)
+		c, err := d.Dial("tcp", addr)
 		if err != nil {
 			t.Fatalf("dial %d: %v", i, err)
 		}
@@ -240,16 +250,25 @@ func advLegitEcho(t *testing.T, addr string) {
 }
 
 // TestAdversarialSlowlorisDefaultsLegitDuringFlood: row 6 with the default
-// limits, as a node runs: while one host holds 300 silent connections open,
-// another peer's association must still succeed.
+// limits, as a node runs: while one host (127.0.0.2) holds 300 silent
+// connections open, another host's (127.0.0.1) association must still
+// succeed. The per-host cap (MaxPendingPerHost, default MaxAssociations = 64)
+// closes the flood's connections past 64 at once, so the flood never fills
+// the global cap of 144.
 func TestAdversarialSlowlorisDefaultsLegitDuringFlood(t *testing.T) {
-	t.Skip("BUG: dimse.Server caps connections still negotiating at 2*MaxAssociations+16 (144 by default) " +
-		"globally, not per source address (server.go track/maxConns): 144 idle sockets from one host make " +
-		"every other peer's connection close at once, for as long as the flood is renewed (reported)")
 	advGoroutines(t)
 	const artim = 2 * time.Second
 	addr := advServe(t, &Server{ARTIMTimeout: artim})
-	peers := advFlood(t, addr, 300)
+	peers := advFloodFrom(t, "127.0.0.2", addr, 300)
 	advLegitEcho(t, addr)
 	advCheckFlood(t, peers, artim+advSlack)
+	immediate := 0
+	for _, p := range peers {
+		if p.closedAt.Sub(p.dialed) < artim/2 {
+			immediate++
+		}
+	}
+	if want := 300 - DefaultMaxAssociations; immediate < want {
+		t.Errorf("%d flood connections closed at once, want at least %d (per-host cap %d)", immediate, want, DefaultMaxAssociations)
+	}
 }

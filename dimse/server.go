@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -109,6 +110,15 @@ type Server struct {
 	// Title, also with RJ (2,3,2). 0 means DefaultMaxAssociationsPerAE
 	// (16); negative disables the per-AE cap.
 	MaxAssociationsPerAE int
+	// MaxPendingPerHost caps the connections from one IP address that have
+	// not completed association establishment (TLS handshake and A-ASSOCIATE
+	// negotiation, both bounded by ARTIMTimeout). Past it a new connection
+	// from that address is closed at once, so that one host holding idle
+	// sockets cannot fill the global cap of 2*MaxAssociations+16 and shut
+	// every other peer out (adversarial row 6). 0 means MaxAssociations;
+	// negative disables the per-host cap. Connections whose remote address
+	// is not an IP address (net.Pipe) are not counted.
+	MaxPendingPerHost int
 
 	// MaxPDULength is the Maximum Length we advertise (PS3.8 D.1);
 	// 0 means ul.DefaultMaxPDULength.
@@ -138,17 +148,20 @@ type Server struct {
 	shutdown  bool
 	listeners map[net.Listener]struct{}
 	conns     map[*serverConn]struct{}
-	active    int            // associations holding a slot
-	perAE     map[string]int // slots per calling AE title
-	allGone   chan struct{}  // closed when conns becomes empty after shutdown
+	active    int                // associations holding a slot
+	perAE     map[string]int     // slots per calling AE title
+	pending   map[netip.Addr]int // connections still negotiating, per remote IP
+	allGone   chan struct{}      // closed when conns becomes empty after shutdown
 }
 
 // serverConn is one transport connection being served.
 type serverConn struct {
-	nc     net.Conn
-	info   *AssociationInfo
-	cancel context.CancelFunc
-	assoc  *ul.Association // set once established (under Server.mu)
+	nc      net.Conn
+	info    *AssociationInfo
+	cancel  context.CancelFunc
+	assoc   *ul.Association // set once established (under Server.mu)
+	host    netip.Addr      // remote IP address, when it has one
+	pending bool            // counted in Server.pending (under Server.mu)
 }
 
 func (s *Server) maxAssociations() int {
@@ -169,6 +182,27 @@ func (s *Server) maxPerAE() int {
 }
 
 func (s *Server) maxConns() int { return 2*s.maxAssociations() + 16 }
+
+func (s *Server) maxPendingPerHost() int {
+	switch {
+	case s.MaxPendingPerHost == 0:
+		return s.maxAssociations()
+	case s.MaxPendingPerHost < 0:
+		return int(^uint(0) >> 1)
+	}
+	return s.MaxPendingPerHost
+}
+
+// remoteHost is the IP address of a connection's peer; ok is false for
+// transports without one (net.Pipe).
+func remoteHost(nc net.Conn) (netip.Addr, bool) {
+	ta, ok := nc.RemoteAddr().(*net.TCPAddr)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	ap := ta.AddrPort()
+	return ap.Addr().Unmap(), ap.Addr().IsValid()
+}
 
 func (s *Server) observer() Observer {
 	if s.Observer == nil {
@@ -233,25 +267,54 @@ func (s *Server) closing() bool {
 	return s.shutdown
 }
 
-// track registers a new connection, or refuses it when shutting down or
-// over the connection cap.
+// track registers a new connection, or refuses it when shutting down,
+// over the connection cap, or over the per-host cap of connections still
+// negotiating.
 func (s *Server) track(nc net.Conn) (*serverConn, bool) {
+	host, hasHost := remoteHost(nc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.shutdown || len(s.conns) >= s.maxConns() {
 		return nil, false
 	}
+	if hasHost && s.pending[host] >= s.maxPendingPerHost() {
+		return nil, false
+	}
 	if s.conns == nil {
 		s.conns = make(map[*serverConn]struct{})
+		s.pending = make(map[netip.Addr]int)
 	}
 	c := &serverConn{nc: nc, info: &AssociationInfo{ID: s.nextID.Add(1), RemoteAddr: nc.RemoteAddr()}}
+	if hasHost {
+		c.host, c.pending = host, true
+		s.pending[host]++
+	}
 	s.conns[c] = struct{}{}
 	return c, true
+}
+
+// negotiated ends c's time as a connection still negotiating (counted by
+// the per-host cap). Safe to call more than once.
+func (s *Server) negotiated(c *serverConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.negotiatedLocked(c)
+}
+
+func (s *Server) negotiatedLocked(c *serverConn) {
+	if !c.pending {
+		return
+	}
+	c.pending = false
+	if s.pending[c.host]--; s.pending[c.host] <= 0 {
+		delete(s.pending, c.host)
+	}
 }
 
 func (s *Server) untrack(c *serverConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.negotiatedLocked(c)
 	delete(s.conns, c)
 	if s.shutdown && len(s.conns) == 0 && s.allGone != nil {
 		select {

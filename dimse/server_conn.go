@@ -48,6 +48,7 @@ func (s *Server) serveConn(c *serverConn) {
 		return nil
 	})
 	a, err := ul.Accept(ctx, c.nc, cfg)
+	s.negotiated(c)
 	if err != nil {
 		if hasSlot {
 			s.unreserve(reserved)
