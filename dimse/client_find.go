@@ -88,10 +88,16 @@ func (cc *ClientConn) drainErr(op *pendingOp, err error) error {
 	return err
 }
 
-// dataBytes returns the bytes of a received data set (nil for none).
+// dataBytes returns a copy of the bytes of a received data set (nil for
+// none): the caller keeps it, while the DataSet's memory returns to a pool
+// on Close.
 func dataBytes(d *DataSet) ([]byte, error) {
-	if b, ok := d.Bytes(); ok {
-		return b, nil
+	if d.Size() == 0 {
+		return nil, nil
 	}
-	return io.ReadAll(d.NewReader())
+	b := make([]byte, d.Size())
+	if _, err := d.ReadAt(b, 0); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return b, nil
 }

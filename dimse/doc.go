@@ -15,9 +15,13 @@
 //	dimse/pdu  PDU wire codec, no I/O policy (PS3.8 §9.3)
 //
 // This package depends on dimse/pdu for the PDV type and abort reasons only.
-// It does not import dimse/ul: it reads and writes presentation data values
-// through the small [PDataReader] and [PDataWriter] interfaces, which an
-// *ul.Association satisfies and which tests fake with a slice.
+// The message layer reads and writes presentation data values through the
+// small [PDataReader] and [PDataWriter] interfaces, which an
+// *ul.Association satisfies and which tests fake with a slice. A reader that
+// also implements [PDataBufferReader] (as *ul.Association does) lends its
+// pooled PDU buffers: a received data set then keeps its fragments where
+// they arrived ([DataSet] over chunks), without copying them, and gives the
+// buffers back on Close.
 //
 // # Conventions
 //

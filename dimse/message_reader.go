@@ -30,8 +30,18 @@ type MessageReader struct {
 	// layer may check it instead).
 	AcceptContext func(contextID uint8) bool
 
-	pending []pdu.PDV // PDVs received but not consumed yet
-	err     error     // sticky: the stream is out of step with the messages
+	pending []pdu.PDV   // PDVs received but not consumed yet
+	buf     *pdu.Buffer // the pooled buffer pending (and the last PDV) alias, or nil
+	err     error       // sticky: the stream is out of step with the messages
+}
+
+// PDataBufferReader is a [PDataReader] that lends pooled buffers instead of
+// giving the PDV data away; *ul.Association implements it. The PDVs' Data
+// alias buf, which holds one reference for the caller until it calls
+// buf.Release (see pdu.Buffer). A MessageReader whose R implements it keeps
+// data fragments in those buffers rather than copying them.
+type PDataBufferReader interface {
+	ReadPDataBuffer(ctx context.Context) (pdvs []pdu.PDV, buf *pdu.Buffer, err error)
 }
 
 // ReadMessage reads the next complete message.
@@ -61,9 +71,19 @@ func (r *MessageReader) ReadMessage(ctx context.Context) (*Message, error) {
 }
 
 // next returns the next PDV, reading a P-DATA-TF when none is pending.
+// The PDV's Data alias r.buf when that is not nil, and stay valid until
+// the following call.
 func (r *MessageReader) next(ctx context.Context) (pdu.PDV, error) {
 	if len(r.pending) == 0 {
-		pdvs, err := r.R.ReadPData(ctx)
+		r.buf.Release() // the last PDV of the previous PDU is done with
+		r.buf = nil
+		var pdvs []pdu.PDV
+		var err error
+		if br, ok := r.R.(PDataBufferReader); ok {
+			pdvs, r.buf, err = br.ReadPDataBuffer(ctx)
+		} else {
+			pdvs, err = r.R.ReadPData(ctx)
+		}
 		if err != nil {
 			return pdu.PDV{}, fmt.Errorf("dimse: reading P-DATA: %w", err)
 		}
@@ -170,7 +190,7 @@ func (r *MessageReader) read(ctx context.Context) (msg *Message, fatal bool, err
 			if sp.ds.size+int64(len(p.Data)) > capBytes {
 				dataErr = fmt.Errorf("%w: %s data set over %d bytes", ErrDataSetTooLarge, cmd.CommandField, capBytes)
 				sp.abandon()
-			} else if err := sp.write(p.Data); err != nil {
+			} else if err := sp.write(p.Data, r.buf); err != nil {
 				dataErr = fmt.Errorf("%w: %w", ErrSpool, err)
 				sp.abandon()
 			}

@@ -107,3 +107,28 @@ func BenchmarkReaderPDataTF(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPooledReaderPDataTF: what ul's reader goroutine does per PDU
+// (the buffer released as a consumer would).
+func BenchmarkPooledReaderPDataTF(b *testing.B) {
+	for _, s := range benchSizes() {
+		b.Run(s.name, func(b *testing.B) {
+			enc, err := Encode(pdataOfLength(s.n))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(enc)))
+			b.ReportAllocs()
+			br := bytes.NewReader(enc)
+			r := &PooledReader{R: br}
+			for b.Loop() {
+				br.Reset(enc)
+				_, buf, _, err := r.Next()
+				if err != nil {
+					b.Fatal(err)
+				}
+				buf.Release()
+			}
+		})
+	}
+}

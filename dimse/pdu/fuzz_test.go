@@ -45,6 +45,11 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		p, err := Decode(in, lim)
 		rp, rerr := ReadPDU(bytes.NewReader(in), lim)
+		pp, pbuf, _, perr := (&PooledReader{R: bytes.NewReader(in), Limits: lim}).Next()
+		if (perr == nil) != (rerr == nil) || (perr == nil && !reflect.DeepEqual(pp, rp)) {
+			t.Fatalf("PooledReader = %#v, %v; ReadPDU = %#v, %v", pp, perr, rp, rerr)
+		}
+		pbuf.Release()
 		if err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {

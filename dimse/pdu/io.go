@@ -55,16 +55,8 @@ func (r *Reader) Next() (PDU, error) {
 // readPDU reads one PDU, reusing buf's capacity when it suffices, and
 // returns the body buffer it used.
 func readPDU(r io.Reader, lim Limits, buf []byte) (PDU, []byte, error) {
-	var hdr [PDUHeaderLen]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		if err == io.EOF {
-			return nil, nil, io.EOF
-		}
-		return nil, nil, fmt.Errorf("pdu: reading PDU header: %w", err)
-	}
-	t := Type(hdr[0])
-	length := binary.BigEndian.Uint32(hdr[2:6])
-	if err := checkHeader(t, length, lim); err != nil {
+	t, length, err := readHeader(r, lim)
+	if err != nil {
 		return nil, nil, err
 	}
 	body, err := readBodyInto(r, int(length), buf)
@@ -73,6 +65,23 @@ func readPDU(r io.Reader, lim Limits, buf []byte) (PDU, []byte, error) {
 	}
 	p, err := decodeBody(t, body, lim)
 	return p, body, err
+}
+
+// readHeader reads a PDU header and checks it against lim.
+func readHeader(r io.Reader, lim Limits) (Type, uint32, error) {
+	var hdr [PDUHeaderLen]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if err == io.EOF {
+			return 0, 0, io.EOF
+		}
+		return 0, 0, fmt.Errorf("pdu: reading PDU header: %w", err)
+	}
+	t := Type(hdr[0])
+	length := binary.BigEndian.Uint32(hdr[2:6])
+	if err := checkHeader(t, length, lim); err != nil {
+		return 0, 0, err
+	}
+	return t, length, nil
 }
 
 // readBodyInto reads n bytes into buf when its capacity suffices, else into

@@ -31,7 +31,7 @@ type Association struct {
 	sendMax   uint32
 
 	reqs  chan *request
-	pdata chan []pdu.PDV
+	pdata chan pdataInd
 	done  chan struct{}
 	// err and released are written by the machine before done is closed.
 	err      error
@@ -45,7 +45,7 @@ func newAssociation(m *machine, rq *pdu.AssociateRQ, ac *pdu.AssociateAC, ctxs [
 		rq:        rq,
 		ac:        ac,
 		reqs:      make(chan *request),
-		pdata:     make(chan []pdu.PDV),
+		pdata:     make(chan pdataInd),
 		done:      make(chan struct{}),
 	}
 	a.contexts = append([]Context(nil), ctxs...)
@@ -141,9 +141,9 @@ func (a *Association) endErr() error {
 
 // ReadPData returns the PDV items of the next P-DATA-TF received (PS3.8
 // P-DATA indication). The slice and the Data it references belong to the
-// caller: they are allocated for that PDU alone and never reused. Every PDV
-// names an accepted presentation context (others abort the association with
-// A-ABORT (2,6)).
+// caller: they are never reused (see ReadPDataBuffer for the variant that
+// recycles them). Every PDV names an accepted presentation context (others
+// abort the association with A-ABORT (2,6)).
 //
 // It returns io.EOF once the association was released (in either direction)
 // and its transport closed, the *pdu.Abort when the peer aborted, an
@@ -151,13 +151,26 @@ func (a *Association) endErr() error {
 // error wrapping ErrTransportClosed. Until ReadPData is called, no further
 // PDU is read from the peer (back-pressure); ctx only bounds this call.
 func (a *Association) ReadPData(ctx context.Context) ([]pdu.PDV, error) {
+	pdvs, _, err := a.ReadPDataBuffer(ctx)
+	// The buffer is not released: the caller keeps the Data for good, and
+	// the garbage collector reclaims it.
+	return pdvs, err
+}
+
+// ReadPDataBuffer is ReadPData for callers that give the memory back: the
+// PDVs' Data alias buf, a pooled buffer holding one reference for the
+// caller, valid until the caller's buf.Release() (and any references it
+// took with Retain) — independently of later calls. Releasing is optional
+// (an unreleased buffer is garbage collected) but lets a steady stream of
+// P-DATA run without allocating. buf is nil when err is not.
+func (a *Association) ReadPDataBuffer(ctx context.Context) (pdvs []pdu.PDV, buf *pdu.Buffer, err error) {
 	select {
 	case p := <-a.pdata:
-		return p, nil
+		return p.pdvs, p.buf, nil
 	case <-a.done:
-		return nil, a.endErr()
+		return nil, nil, a.endErr()
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 }
 

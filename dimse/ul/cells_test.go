@@ -112,7 +112,7 @@ func TestEveryCell(t *testing.T) {
 					PresentationContexts: []pdu.PresentationContextAC{{ID: 1, TransferSyntax: ImplicitVRLittleEndian}}}
 				in := cellInput(e)
 				m.step(e, in)
-				closed, pending, state := m.closed, m.pending != nil, m.state
+				closed, pending, state := m.closed, m.pending.pdvs != nil, m.state
 				m.finish()
 				theirs.Close()
 				b := <-got

@@ -21,6 +21,9 @@
 // (SendPData, Release, Abort), the ARTIM and idle timers, and contexts. At
 // most one received P-DATA-TF waits for [Association.ReadPData]; until it
 // is taken no further PDU is read (back-pressure instead of a queue).
+// PDU bodies are read into buffers of a shared pool (pdu.PooledReader):
+// [Association.ReadPDataBuffer] lends them to the caller until it releases
+// them, [Association.ReadPData] gives them away.
 // [Association.Done] is closed only after both goroutines have exited and
 // the transport is closed.
 //

@@ -15,16 +15,31 @@ import (
 // or the error that ended reading.
 type readResult struct {
 	p   pdu.PDU
-	n   int // bytes consumed from the transport for p
+	buf *pdu.Buffer // the pooled body p aliases
+	n   int         // bytes consumed from the transport for p
 	err error
+}
+
+// pdataInd is a P-DATA indication (PS3.8 Table 9-2, Evt10): the PDVs of a
+// P-DATA-TF and the pooled buffer their Data alias. The zero value is none.
+type pdataInd struct {
+	pdvs []pdu.PDV
+	buf  *pdu.Buffer
+}
+
+// drop releases the buffer of an indication nobody will take.
+func (d *pdataInd) drop() {
+	d.buf.Release()
+	*d = pdataInd{}
 }
 
 // input carries the parameters of one event into its action.
 type input struct {
 	p     pdu.PDU
-	abort *pdu.Abort // Evt15: the A-ABORT to send; Evt19: built from the decode error
-	why   error      // cause reported for aborts, rejections and closes
-	req   *request   // Evt9 / Evt11: the local request
+	buf   *pdu.Buffer // Evt10: the pooled body p aliases
+	abort *pdu.Abort  // Evt15: the A-ABORT to send; Evt19: built from the decode error
+	why   error       // cause reported for aborts, rejections and closes
+	req   *request    // Evt9 / Evt11: the local request
 }
 
 // request is a local primitive (P-DATA, A-RELEASE, A-ABORT request) handed
@@ -56,8 +71,8 @@ type machine struct {
 	readerDone chan struct{}
 	readerOn   bool
 
-	pending []pdu.PDV // P-DATA indication not yet taken by ReadPData
-	release *request  // the Release call waiting for completion
+	pending pdataInd // P-DATA indication not yet taken by ReadPData
+	release *request // the Release call waiting for completion
 	wbuf    []byte
 
 	cause    error // why the association ends; first one wins
@@ -155,7 +170,7 @@ func (m *machine) perform(act Action, ev Event, in input) State {
 		m.sendPData(in.req)
 		return m.state
 	case DT2, AR6:
-		m.pending = in.p.(*pdu.PDataTF).Items
+		m.pending = pdataInd{pdvs: in.p.(*pdu.PDataTF).Items, buf: in.buf}
 		return m.state
 	case AR1:
 		m.release = in.req
@@ -241,7 +256,7 @@ func (m *machine) afterStep() {
 		if (m.state != Sta6 && m.state != Sta7) || m.a == nil {
 			// Nobody can take it: the association is ending, or its
 			// transport broke before Accept/Request returned.
-			m.pending = nil
+			m.pending.drop()
 		}
 		return
 	}
@@ -374,19 +389,6 @@ func (m *machine) accepted(id uint8) bool {
 
 // ---- the reader goroutine --------------------------------------------------
 
-// countingReader counts the bytes read through it (only the reader
-// goroutine uses it).
-type countingReader struct {
-	r io.Reader
-	n int
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += n
-	return n, err
-}
-
 func (m *machine) startReader() {
 	if m.readerOn {
 		return
@@ -401,11 +403,11 @@ func (m *machine) startReader() {
 // getting a reset) and then reports the close.
 func (m *machine) readLoop() {
 	defer close(m.readerDone)
-	cr := &countingReader{r: m.conn}
+	pr := &pdu.PooledReader{R: m.conn, Limits: m.s.limits}
 	for {
-		cr.n = 0
-		p, err := pdu.ReadPDU(cr, m.s.limits)
-		if !m.deliver(readResult{p: p, n: cr.n, err: err}) {
+		p, buf, n, err := pr.Next()
+		if !m.deliver(readResult{p: p, buf: buf, n: n, err: err}) {
+			buf.Release()
 			return
 		}
 		if err == nil {
@@ -413,7 +415,7 @@ func (m *machine) readLoop() {
 		}
 		var de *pdu.DecodeError
 		if errors.As(err, &de) {
-			_, err = io.Copy(io.Discard, m.conn)
+			_, err = io.Copy(io.Discard, pr)
 			if err == nil {
 				err = io.EOF
 			}
@@ -446,6 +448,14 @@ func (m *machine) classify(r readResult) (Event, input) {
 	}
 	m.s.obs.pdu(m.remote(), Received, r.p.PDUType(), r.n)
 	m.touch()
+	switch r.p.(type) {
+	case *pdu.PDataTF, *pdu.AssociateRQ, *pdu.AssociateAC:
+		// Their byte slices alias r.buf: P-DATA hands it on, the
+		// negotiation PDUs are kept for the association's lifetime (the
+		// buffer is then simply never returned to the pool).
+	default:
+		r.buf.Release() // decoded into values: nothing aliases the body
+	}
 	unexpected := fmt.Errorf("%w: %s in %s", ErrUnexpectedPDU, r.p.PDUType(), m.state)
 	switch p := r.p.(type) {
 	case *pdu.AssociateAC:
@@ -470,7 +480,7 @@ func (m *machine) classify(r readResult) (Event, input) {
 				}
 			}
 		}
-		return Evt10, input{p: p, why: unexpected}
+		return Evt10, input{p: p, buf: r.buf, why: unexpected}
 	case *pdu.ReleaseRQ:
 		return Evt12, input{p: p, why: unexpected}
 	case *pdu.ReleaseRP:
@@ -490,14 +500,14 @@ func (m *machine) classify(r readResult) (Event, input) {
 func (m *machine) loop(done func(State) bool) {
 	for !done(m.state) {
 		var inCh <-chan readResult
-		if m.pending == nil {
+		if m.pending.pdvs == nil {
 			inCh = m.in
 		}
-		var outCh chan<- []pdu.PDV
+		var outCh chan<- pdataInd
 		var reqCh <-chan *request
 		if m.a != nil {
 			reqCh = m.a.reqs
-			if m.pending != nil {
+			if m.pending.pdvs != nil {
 				outCh = m.a.pdata
 			}
 		}
@@ -513,7 +523,7 @@ func (m *machine) loop(done func(State) bool) {
 			ev, in := m.classify(r)
 			m.step(ev, in)
 		case outCh <- m.pending:
-			m.pending = nil
+			m.pending = pdataInd{}
 			m.touch()
 		case r := <-reqCh:
 			m.onRequest(r)
