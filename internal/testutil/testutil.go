@@ -8,14 +8,18 @@
 package testutil
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Strict reports whether skips for missing tools or data are fatal
@@ -127,13 +131,89 @@ func Listen(t testing.TB) net.Listener {
 }
 
 // FreePort returns a loopback port that was free a moment ago, for external
-// servers (storescp, dcmqrscp) that must be told a port number.
+// servers (storescp, dcmqrscp) that must be told a port number. It is
+// picked at random BELOW the kernel's ephemeral range, so that the source
+// port of an outgoing connection (which the kernel takes from that range)
+// cannot grab it between this call and the server's bind. Prefer
+// StartServer, which also retries when the port was taken anyway.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testutil: listen: %v", err)
+	low := ephemeralLow()
+	for range 200 {
+		port := 10000 + rand.IntN(low-10000)
+		l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return port
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("testutil: no free loopback port found")
+	return 0
+}
+
+// ephemeralLow is the first port of the kernel's ephemeral range (Linux:
+// /proc/sys/net/ipv4/ip_local_port_range; 32768 when unknown).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				return n
+			}
+		}
+	}
+	return 32768
+}
+
+// StartServer starts an external server program that listens on the port
+// it is given (storescp, dcmqrscp, Orthanc …) and waits until that port
+// accepts TCP connections. args builds the command line for a port. When
+// the program exits before listening (its port was taken after all), it is
+// started again on another port, up to five times; a program that neither
+// listens nor exits within 30 s fails the test. The process is killed and
+// reaped at the end of the test. env entries are added to the environment
+// (DCMTK tools want TCP_NODELAY=1, which is always set).
+func StartServer(t testing.TB, tool string, env []string, args func(port int) []string) (int, *exec.Cmd) {
+	t.Helper()
+	path := RequireTool(t, tool)
+	var lastErr error
+	for range 5 {
+		port := FreePort(t)
+		cmd := exec.Command(path, args(port)...)
+		cmd.Env = append(append(os.Environ(), "TCP_NODELAY=1"), env...)
+		var out strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("testutil: starting %s: %v", tool, err)
+		}
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+			if err == nil {
+				c.Close()
+				t.Cleanup(func() {
+					_ = cmd.Process.Kill()
+					<-exited
+				})
+				return port, cmd
+			}
+			select {
+			case err := <-exited:
+				lastErr = fmt.Errorf("%s exited before listening on port %d: %v\n%s", tool, port, err, out.String())
+			case <-time.After(20 * time.Millisecond):
+				if time.Now().Before(deadline) {
+					continue
+				}
+				_ = cmd.Process.Kill()
+				<-exited
+				t.Fatalf("testutil: %s did not listen on port %d within 30 s\n%s", tool, port, out.String())
+			}
+			break
+		}
+	}
+	t.Fatalf("testutil: %v", lastErr)
+	return 0, nil
 }
