@@ -85,10 +85,19 @@
 //
 // # Transfer syntaxes of sub-operations
 //
-// An instance is sent in the transfer syntax it was received in, byte for
-// byte. C-MOVE proposes, per SOP class, every stored transfer syntax and,
-// for native (uncompressed) data, the other native syntaxes too, so the
-// association is usable for all; no transcoding is done: an instance whose
-// own syntax the destination did not accept counts as a failed
-// sub-operation, with a log line saying so.
+// Native syntaxes are converted; encapsulated ones are sent as stored. An
+// instance is sent in the transfer syntax it was received in, byte for
+// byte, whenever the peer accepted a context for its SOP class in that
+// syntax. Otherwise, when the stored syntax is native (Implicit VR LE,
+// Explicit VR LE, Explicit VR BE: PS3.5 A.1-A.3) and the peer accepted
+// another native one, the data set is converted on the fly with
+// dcm.Transcode (validated first with dcm.TranscodedSize, then streamed
+// through a pipe: memory stays bounded), preferring Explicit VR LE, then
+// Implicit VR LE, then Explicit VR BE. Encapsulated (compressed) and
+// deflated data are never converted: without a context in their own
+// syntax the sub-operation fails, with a log line saying so. C-MOVE
+// proposes, per SOP class, every stored transfer syntax and, for native
+// data, the other native syntaxes, so the association is usable for all;
+// for C-GET the requestor's accepted contexts with the SCP role decide
+// (dimse.GetResponder.TransferSyntaxes).
 package node

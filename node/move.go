@@ -71,8 +71,17 @@ func (n *Node) serveMove(ctx context.Context, req *dimse.MoveRequest, w dimse.Mo
 		}
 	}()
 	orig := dimse.WithMoveOriginator(req.Assoc.CallingAETitle, req.Command.MessageID)
-	so := n.runSubOps(ctx, "C-MOVE", recs, w.Progress, func(ctx context.Context, rec *index.InstanceRecord, data io.Reader) (dimse.Status, error) {
-		return cc.Store(ctx, rec.SOPClassUID, rec.SOPInstanceUID, rec.TransferSyntaxUID, data, orig)
+	accepted := func(sopClassUID string) []string {
+		var out []string
+		for _, c := range cc.Association().Contexts() {
+			if c.AbstractSyntax == sopClassUID && c.SCURole {
+				out = append(out, c.TransferSyntax)
+			}
+		}
+		return out
+	}
+	so := n.runSubOps(ctx, "C-MOVE", recs, w.Progress, accepted, func(ctx context.Context, rec *index.InstanceRecord, ts string, data io.Reader) (dimse.Status, error) {
+		return cc.Store(ctx, rec.SOPClassUID, rec.SOPInstanceUID, ts, data, orig)
 	})
 	n.auditTransferred(audit.RetrieveMove, req.Assoc, dest.AETitle, destAddr, recs, so)
 	return so, nil
@@ -96,9 +105,9 @@ func allFailed(recs []*index.InstanceRecord) dimse.SubOps {
 
 // moveProposals proposes, for each SOP class of recs, one context per
 // transfer syntax its instances are stored in and, when one of those is
-// native, the other little-endian native syntaxes: first every stored
-// syntax, then the alternatives while room remains under
-// dimse.MaxProposedContexts.
+// native, the other native syntaxes (which subOp converts to): first every
+// stored syntax, then the little-endian alternatives, then Explicit VR Big
+// Endian, while room remains under dimse.MaxProposedContexts.
 func moveProposals(recs []*index.InstanceRecord) []dimse.ContextProposal {
 	var classes []string
 	stored := map[string][]string{}
@@ -111,6 +120,7 @@ func moveProposals(recs []*index.InstanceRecord) []dimse.ContextProposal {
 		}
 	}
 	var out []dimse.ContextProposal
+	nativeClass := map[string]bool{}
 	for _, c := range classes {
 		out = append(out, dimse.StorageContexts([]string{c}, stored[c], false)...)
 	}
@@ -122,10 +132,16 @@ func moveProposals(recs []*index.InstanceRecord) []dimse.ContextProposal {
 		if !native {
 			continue
 		}
+		nativeClass[c] = true
 		for _, ts := range []string{uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian} {
 			if !slices.Contains(stored[c], ts) {
 				out = append(out, dimse.ContextProposal{AbstractSyntax: c, TransferSyntaxes: []string{ts}})
 			}
+		}
+	}
+	for _, c := range classes {
+		if nativeClass[c] && !slices.Contains(stored[c], uid.ExplicitVRBigEndian) {
+			out = append(out, dimse.ContextProposal{AbstractSyntax: c, TransferSyntaxes: []string{uid.ExplicitVRBigEndian}})
 		}
 	}
 	if len(out) > dimse.MaxProposedContexts {

@@ -3,12 +3,15 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/shardpacs/shardpacs/archive"
 	"github.com/shardpacs/shardpacs/archive/index"
 	"github.com/shardpacs/shardpacs/dcm"
+	"github.com/shardpacs/shardpacs/dcm/uid"
 	"github.com/shardpacs/shardpacs/dimse"
 )
 
@@ -87,23 +90,28 @@ func matchesFilters(rec *index.InstanceRecord, f map[dcm.Tag]string) bool {
 }
 
 // subStoreFunc runs one C-STORE sub-operation: data is the instance's data
-// set in rec.TransferSyntaxUID. It returns the peer's status, or an error
-// (a *dimse.StatusError carries the peer's non-success status).
-type subStoreFunc func(ctx context.Context, rec *index.InstanceRecord, data io.Reader) (dimse.Status, error)
+// set in transfer syntax ts (rec.TransferSyntaxUID, or the native syntax it
+// is being converted to). It returns the peer's status, or an error (a
+// *dimse.StatusError carries the peer's non-success status).
+type subStoreFunc func(ctx context.Context, rec *index.InstanceRecord, ts string, data io.Reader) (dimse.Status, error)
+
+// acceptedFunc returns the transfer syntaxes the peer accepted for a SOP
+// class on contexts usable for the sub-operations, in context ID order.
+type acceptedFunc func(sopClassUID string) []string
 
 // runSubOps sends every instance of recs with store, reporting progress
 // after each sub-operation (PS3.4 C.4.2.3.1: pending responses while it
 // runs, never an early success). It stops when ctx ends (C-CANCEL); the
 // counts then say what is left. Failures are logged without patient data.
 func (n *Node) runSubOps(ctx context.Context, op string, recs []*index.InstanceRecord,
-	progress func(dimse.SubOps) error, store subStoreFunc) dimse.SubOps {
+	progress func(dimse.SubOps) error, accepted acceptedFunc, store subStoreFunc) dimse.SubOps {
 	so := dimse.SubOps{Remaining: len(recs)}
 	_ = progress(so)
 	for _, rec := range recs {
 		if ctx.Err() != nil {
 			return so
 		}
-		st, err := n.subOp(ctx, rec, store)
+		st, err := n.subOp(ctx, op, rec, accepted, store)
 		so.Remaining--
 		switch {
 		case err != nil || st.Type() == dimse.StatusTypeFailure || st.Type() == dimse.StatusTypeCancel:
@@ -124,11 +132,15 @@ func (n *Node) runSubOps(ctx context.Context, op string, recs []*index.InstanceR
 }
 
 // errNoTranscoding: the peer accepted no context in the instance's own
-// transfer syntax, and we do not transcode.
-var errNoTranscoding = errors.New("node: peer accepted no context in the instance's transfer syntax (no transcoding)")
+// transfer syntax nor, for native data, in another native syntax.
+var errNoTranscoding = errors.New("node: peer accepted no context in the instance's transfer syntax (encapsulated data is not converted) nor, for native data, in another native one")
 
-// subOp reads one instance from the archive and sends it.
-func (n *Node) subOp(ctx context.Context, rec *index.InstanceRecord, store subStoreFunc) (dimse.Status, error) {
+// subOp reads one instance from the archive and sends it: as stored when
+// the peer accepted its transfer syntax, else converted on the fly to a
+// native syntax the peer accepted when the stored one is native too
+// (chooseSyntax). A data set that cannot be converted fails before
+// anything is sent.
+func (n *Node) subOp(ctx context.Context, op string, rec *index.InstanceRecord, accepted acceptedFunc, store subStoreFunc) (dimse.Status, error) {
 	if t := n.cfg.Limits.OperationTimeout; t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)
@@ -143,7 +155,14 @@ func (n *Node) subOp(ctx context.Context, rec *index.InstanceRecord, store subSt
 		return dimse.StatusInternalError, err
 	}
 	defer obj.Close()
-	st, err := store(ctx, rec, obj.DataSet())
+	ts, convert := chooseSyntax(rec.TransferSyntaxUID, accepted(rec.SOPClassUID))
+	var st dimse.Status
+	if convert {
+		n.log.Debug().Str("op", op).Str("from", rec.TransferSyntaxUID).Str("to", ts).Msg("node: converting the data set to a native syntax the peer accepted")
+		st, err = n.storeConverted(ctx, rec, obj, ts, store)
+	} else {
+		st, err = store(ctx, rec, ts, obj.DataSet())
+	}
 	if errors.Is(err, dimse.ErrNoContext) {
 		err = errors.Join(errNoTranscoding, err)
 	}
@@ -151,5 +170,61 @@ func (n *Node) subOp(ctx context.Context, rec *index.InstanceRecord, store subSt
 	if errors.As(err, &se) {
 		return se.Status, nil
 	}
+	return st, err
+}
+
+// chooseSyntax picks the transfer syntax to send an instance stored in
+// stored to a peer that accepted the syntaxes in accepted: stored itself
+// when accepted (byte-exact), else, for native data, a native syntax the
+// peer accepted — Explicit VR Little Endian, then Implicit, then Explicit
+// VR Big Endian (PS3.5 A.1-A.3) — with convert true. With neither it
+// returns stored, and the sub-operation fails for want of a context.
+func chooseSyntax(stored string, accepted []string) (ts string, convert bool) {
+	if slices.Contains(accepted, stored) {
+		return stored, false
+	}
+	if s, ok := uid.LookupTransferSyntax(stored); !ok || !s.Native() {
+		return stored, false
+	}
+	for _, ts := range nativePreference {
+		if slices.Contains(accepted, ts) {
+			return ts, true
+		}
+	}
+	return stored, false
+}
+
+// nativePreference is the order in which chooseSyntax and moveProposals
+// offer the native syntaxes.
+var nativePreference = []string{uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian, uid.ExplicitVRBigEndian}
+
+// errConversionAbandoned ends a conversion whose sub-operation stopped
+// reading.
+var errConversionAbandoned = errors.New("node: sub-operation ended before the converted data set was sent")
+
+// storeConverted validates the conversion of obj's data set to ts
+// (dcm.TranscodedSize: no value copied), then streams dcm.Transcode's
+// output into store through a pipe, so memory stays bounded whatever the
+// size of the instance.
+func (n *Node) storeConverted(ctx context.Context, rec *index.InstanceRecord, obj *archive.Object, ts string, store subStoreFunc) (dimse.Status, error) {
+	size := obj.Size() - obj.DataSetOffset
+	lim := dcm.Limits{MaxDepth: n.cfg.Limits.MaxSequenceDepth, MaxDataSetSize: -1}
+	ds, ok := obj.DataSet().(io.ReadSeeker)
+	if !ok {
+		return dimse.StatusInternalError, errors.New("node: stored data set is not seekable")
+	}
+	if _, err := dcm.TranscodedSize(ds, size, rec.TransferSyntaxUID, ts, lim); err != nil {
+		return dimse.StatusInternalError, fmt.Errorf("node: cannot convert the data set to %s: %w", ts, err)
+	}
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err := dcm.Transcode(pw, obj.DataSet(), size, rec.TransferSyntaxUID, ts, lim)
+		_ = pw.CloseWithError(err)
+	}()
+	st, err := store(ctx, rec, ts, pr)
+	_ = pr.CloseWithError(errConversionAbandoned)
+	<-done
 	return st, err
 }

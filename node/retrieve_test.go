@@ -24,10 +24,17 @@ import (
 // folder.
 func startStorescp(t *testing.T, ae string) (int, string) {
 	t.Helper()
+	return startStorescpArgs(t, ae, "+xa")
+}
+
+// startStorescpArgs is startStorescp with storescp's transfer syntax
+// option (+xa: accept all; +xi: Implicit VR LE only...).
+func startStorescpArgs(t *testing.T, ae, tsOption string) (int, string) {
+	t.Helper()
 	path := testutil.RequireTool(t, "storescp")
 	dir := t.TempDir()
 	port := testutil.FreePort(t)
-	cmd := exec.Command(path, "-aet", ae, "+xa", "-od", dir, strconv.Itoa(port))
+	cmd := exec.Command(path, "-aet", ae, tsOption, "-od", dir, strconv.Itoa(port))
 	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
