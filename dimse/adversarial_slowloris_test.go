@@ -3,6 +3,7 @@ package dimse
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -271,4 +272,24 @@ func TestAdversarialSlowlorisDefaultsLegitDuringFlood(t *testing.T) {
 	if want := 300 - DefaultMaxAssociations; immediate < want {
 		t.Errorf("%d flood connections closed at once, want at least %d (per-host cap %d)", immediate, want, DefaultMaxAssociations)
 	}
+}
+
+// TestAdversarialSlowlorisManyHostsLegitDuringFlood: row 6 with the flood
+// spread over eight hosts (127.0.0.2–9), 60 silent connections each — 480
+// in all, far past the 144 connections the default limits let negotiate at
+// once, and under every host's own cap. Each new connection at the cap
+// closes the oldest one still negotiating, so an honest peer (127.0.0.1),
+// whose negotiation takes milliseconds, still gets its association during
+// the flood. Without the eviction it would find the cap full and be closed
+// at once (the load test's probe found this).
+func TestAdversarialSlowlorisManyHostsLegitDuringFlood(t *testing.T) {
+	advGoroutines(t)
+	const artim = 2 * time.Second
+	addr := advServe(t, &Server{ARTIMTimeout: artim})
+	var peers []*advSlowPeer
+	for h := 2; h <= 9; h++ {
+		peers = append(peers, advFloodFrom(t, fmt.Sprintf("127.0.0.%d", h), addr, 60)...)
+	}
+	advLegitEcho(t, addr)
+	advCheckFlood(t, peers, artim+advSlack)
 }

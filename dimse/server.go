@@ -40,6 +40,9 @@ var (
 	// ErrShuttingDown: an association was requested while the server shut
 	// down (RJ 2,3,1 temporary congestion).
 	ErrShuttingDown = errors.New("dimse: server shutting down")
+	// ErrEvicted wraps the end of a connection that was closed while still
+	// negotiating, to make room for a newer one (see MaxAssociations).
+	ErrEvicted = errors.New("dimse: connection closed to make room: too many connections still negotiating")
 )
 
 // Server is a DIMSE service-class provider (SCP): it accepts associations
@@ -103,21 +106,25 @@ type Server struct {
 	// MaxAssociations caps concurrent associations: one more is rejected
 	// with A-ASSOCIATE-RJ (2,3,2) (transient, local limit exceeded).
 	// 0 means DefaultMaxAssociations (64). Connections that have not yet
-	// completed association establishment are capped separately, at
-	// 2*MaxAssociations+16: past that a new connection is closed at once.
+	// completed association establishment (TLS handshake and A-ASSOCIATE
+	// negotiation, bounded by ARTIMTimeout) are capped separately, at
+	// 2*MaxAssociations+16: when a new connection arrives at that cap, the
+	// OLDEST connection still negotiating is closed to make room, so that
+	// idle or trickling sockets (slowloris, adversarial row 6) cannot keep
+	// an honest peer, whose negotiation takes milliseconds, from getting in.
 	MaxAssociations int
 	// MaxAssociationsPerAE caps concurrent associations per Calling AE
 	// Title, also with RJ (2,3,2). 0 means DefaultMaxAssociationsPerAE
 	// (16); negative disables the per-AE cap.
 	MaxAssociationsPerAE int
 	// MaxPendingPerHost caps the connections from one IP address that have
-	// not completed association establishment (TLS handshake and A-ASSOCIATE
-	// negotiation, both bounded by ARTIMTimeout). Past it a new connection
-	// from that address is closed at once, so that one host holding idle
-	// sockets cannot fill the global cap of 2*MaxAssociations+16 and shut
-	// every other peer out (adversarial row 6). 0 means MaxAssociations;
-	// negative disables the per-host cap. Connections whose remote address
-	// is not an IP address (net.Pipe) are not counted.
+	// not completed association establishment. Past it a new connection
+	// from that address is closed at once (it does not evict others), so
+	// that one host holding idle sockets can neither fill the cap of
+	// 2*MaxAssociations+16 negotiating connections nor push other hosts'
+	// connections out of it. 0 means MaxAssociations; negative disables the
+	// per-host cap. Connections whose remote address is not an IP address
+	// (net.Pipe) are not counted per host.
 	MaxPendingPerHost int
 
 	// MaxPDULength is the Maximum Length we advertise (PS3.8 D.1);
@@ -148,20 +155,23 @@ type Server struct {
 	shutdown  bool
 	listeners map[net.Listener]struct{}
 	conns     map[*serverConn]struct{}
-	active    int                // associations holding a slot
-	perAE     map[string]int     // slots per calling AE title
-	pending   map[netip.Addr]int // connections still negotiating, per remote IP
-	allGone   chan struct{}      // closed when conns becomes empty after shutdown
+	active    int                      // associations holding a slot
+	perAE     map[string]int           // slots per calling AE title
+	pending   map[netip.Addr]int       // connections still negotiating, per remote IP
+	nego      map[*serverConn]struct{} // connections still negotiating
+	allGone   chan struct{}            // closed when conns becomes empty after shutdown
 }
 
 // serverConn is one transport connection being served.
 type serverConn struct {
-	nc      net.Conn
-	info    *AssociationInfo
-	cancel  context.CancelFunc
-	assoc   *ul.Association // set once established (under Server.mu)
-	host    netip.Addr      // remote IP address, when it has one
-	pending bool            // counted in Server.pending (under Server.mu)
+	nc     net.Conn
+	info   *AssociationInfo
+	cancel context.CancelFunc
+	assoc  *ul.Association // set once established (under Server.mu)
+	host   netip.Addr      // remote IP address, when it has one
+
+	negotiating bool        // in Server.nego, counted in Server.pending (under Server.mu)
+	evicted     atomic.Bool // closed to make room for a newer connection
 }
 
 func (s *Server) maxAssociations() int {
@@ -181,7 +191,8 @@ func (s *Server) maxPerAE() int {
 	return s.MaxAssociationsPerAE
 }
 
-func (s *Server) maxConns() int { return 2*s.maxAssociations() + 16 }
+// maxNegotiating is the cap on connections still negotiating.
+func (s *Server) maxNegotiating() int { return 2*s.maxAssociations() + 16 }
 
 func (s *Server) maxPendingPerHost() int {
 	switch {
@@ -267,14 +278,14 @@ func (s *Server) closing() bool {
 	return s.shutdown
 }
 
-// track registers a new connection, or refuses it when shutting down,
-// over the connection cap, or over the per-host cap of connections still
-// negotiating.
+// track registers a new connection as negotiating. It refuses it when
+// shutting down or when its host is at the per-host cap; at the cap of
+// negotiating connections it closes the oldest of them to make room.
 func (s *Server) track(nc net.Conn) (*serverConn, bool) {
 	host, hasHost := remoteHost(nc)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.shutdown || len(s.conns) >= s.maxConns() {
+	if s.shutdown {
 		return nil, false
 	}
 	if hasHost && s.pending[host] >= s.maxPendingPerHost() {
@@ -283,18 +294,32 @@ func (s *Server) track(nc net.Conn) (*serverConn, bool) {
 	if s.conns == nil {
 		s.conns = make(map[*serverConn]struct{})
 		s.pending = make(map[netip.Addr]int)
+		s.nego = make(map[*serverConn]struct{})
+	}
+	if len(s.nego) >= s.maxNegotiating() {
+		var oldest *serverConn
+		for o := range s.nego {
+			if oldest == nil || o.info.ID < oldest.info.ID {
+				oldest = o
+			}
+		}
+		s.negotiatedLocked(oldest)
+		oldest.evicted.Store(true)
+		_ = oldest.nc.Close() // its goroutine sees the error and untracks it
 	}
 	c := &serverConn{nc: nc, info: &AssociationInfo{ID: s.nextID.Add(1), RemoteAddr: nc.RemoteAddr()}}
 	if hasHost {
-		c.host, c.pending = host, true
+		c.host = host
 		s.pending[host]++
 	}
+	c.negotiating = true
+	s.nego[c] = struct{}{}
 	s.conns[c] = struct{}{}
 	return c, true
 }
 
 // negotiated ends c's time as a connection still negotiating (counted by
-// the per-host cap). Safe to call more than once.
+// the caps on negotiating connections). Safe to call more than once.
 func (s *Server) negotiated(c *serverConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -302,10 +327,14 @@ func (s *Server) negotiated(c *serverConn) {
 }
 
 func (s *Server) negotiatedLocked(c *serverConn) {
-	if !c.pending {
+	if !c.negotiating {
 		return
 	}
-	c.pending = false
+	c.negotiating = false
+	delete(s.nego, c)
+	if !c.host.IsValid() {
+		return
+	}
 	if s.pending[c.host]--; s.pending[c.host] <= 0 {
 		delete(s.pending, c.host)
 	}

@@ -49,6 +49,9 @@ func (s *Server) serveConn(c *serverConn) {
 	})
 	a, err := ul.Accept(ctx, c.nc, cfg)
 	s.negotiated(c)
+	if err != nil && c.evicted.Load() {
+		err = fmt.Errorf("%w: %w", ErrEvicted, err)
+	}
 	if err != nil {
 		if hasSlot {
 			s.unreserve(reserved)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/shardpacs/shardpacs/audit"
 	"github.com/shardpacs/shardpacs/dimse"
@@ -25,6 +26,13 @@ import (
 //     failure, or a connection that violates the protocol before the
 //     association: AssociationAborted with the cause.
 //
+// Connections that end before any A-ASSOCIATE-RQ was read (silent past
+// ARTIM, closed to make room for newer ones, a malformed first PDU) are
+// summarised rather than written one by one, since a flood of them would
+// otherwise turn into one fsynced audit line each: the first in a
+// preAssocWindow is written at once and names how many were summarised
+// since the previous one; flushPreAssociation writes the rest at shutdown.
+//
 // It also writes the pending C-STORE event of an association that ends.
 // Safe for concurrent use.
 type auditObserver struct {
@@ -33,7 +41,16 @@ type auditObserver struct {
 
 	mu          sync.Mutex
 	established map[uint64]bool
+
+	preMu      sync.Mutex
+	preLast    time.Time // when the last pre-association event was written
+	preCounted int       // pre-association ends since then, not yet written
+	preReason  string    // the last counted one's reason
 }
+
+// preAssocWindow is the least time between two audit events for
+// connections that ended before association.
+const preAssocWindow = 10 * time.Second
 
 // AssociationAccepted remembers that the association was established.
 func (o *auditObserver) AssociationAccepted(info *dimse.AssociationInfo, _ []ul.Context) {
@@ -107,7 +124,44 @@ func (o *auditObserver) AssociationAborted(info *dimse.AssociationInfo, ab *pdu.
 		case why != nil:
 			reason = why.Error()
 		}
+		if !established && info.CallingAETitle == "" {
+			o.preAssociation(info, reason)
+			return
+		}
 		o.n.auditLog(audit.AssociationAborted(info.CallingAETitle, info.CalledAETitle, info.RemoteAddr, reason))
+	}
+}
+
+// preAssociation writes or counts a connection that ended before any
+// A-ASSOCIATE-RQ was read (see the type's documentation).
+func (o *auditObserver) preAssociation(info *dimse.AssociationInfo, reason string) {
+	o.preMu.Lock()
+	now := time.Now()
+	if !o.preLast.IsZero() && now.Sub(o.preLast) < preAssocWindow {
+		o.preCounted++
+		o.preReason = reason
+		o.preMu.Unlock()
+		return
+	}
+	if o.preCounted > 0 {
+		reason = fmt.Sprintf("%s (and %d more connections ended before association since %s)",
+			reason, o.preCounted, o.preLast.UTC().Format(time.RFC3339))
+	}
+	o.preLast, o.preCounted, o.preReason = now, 0, ""
+	o.preMu.Unlock()
+	o.n.auditLog(audit.AssociationAborted("", "", info.RemoteAddr, reason))
+}
+
+// flushPreAssociation writes the pre-association ends counted since the
+// last event, if any (at shutdown).
+func (o *auditObserver) flushPreAssociation() {
+	o.preMu.Lock()
+	n, last, reason := o.preCounted, o.preLast, o.preReason
+	o.preCounted, o.preReason = 0, ""
+	o.preMu.Unlock()
+	if n > 0 {
+		o.n.auditLog(audit.AssociationAborted("", "", nil, fmt.Sprintf(
+			"%d connections ended before association since %s (the last: %s)", n, last.UTC().Format(time.RFC3339), reason)))
 	}
 }
 

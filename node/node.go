@@ -31,6 +31,7 @@ type Node struct {
 	peerTLS   map[string]*tls.Config // per TLS peer (C-MOVE destinations), by AE title
 	rejects   sync.Map               // association ID → rejectNote, from accept to the audit observer
 	stores    storeAggregator        // C-STORE audit events, per association and study
+	auditObs  *auditObserver         // nil without an audit trail
 }
 
 // Options are New's optional settings; the zero value works.
@@ -85,7 +86,8 @@ func NewWithOptions(cfg *config.Config, a *archive.Archive, opt Options) (*Node,
 	lim := n.cfg.Limits
 	var obs dimse.Observer = NewLogObserver(n.log)
 	if n.audit != nil {
-		obs = dimse.MultiObserver{obs, &auditObserver{n: n}}
+		n.auditObs = &auditObserver{n: n}
+		obs = dimse.MultiObserver{obs, n.auditObs}
 	}
 	n.srv = &dimse.Server{
 		AETitle:              n.cfg.AETitle,
@@ -147,7 +149,13 @@ func (n *Node) ServeTLS(l net.Listener) error {
 
 // Shutdown stops accepting, lets running associations finish until ctx
 // ends, then aborts them; see dimse.Server.Shutdown.
-func (n *Node) Shutdown(ctx context.Context) error { return n.srv.Shutdown(ctx) }
+func (n *Node) Shutdown(ctx context.Context) error {
+	err := n.srv.Shutdown(ctx)
+	if n.auditObs != nil {
+		n.auditObs.flushPreAssociation()
+	}
+	return err
+}
 
 // identLimits bounds the decoding of C-FIND / C-MOVE / C-GET identifiers.
 func (n *Node) identLimits() dcm.Limits {
