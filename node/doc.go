@@ -67,6 +67,7 @@
 //	0xA700  out of resources: write quorum not met, disk full, a size limit
 //	0xA900  SOP class/instance UID of the command differs from the data set
 //	0xC001  data set cannot be parsed (malformed, truncated, bad transfer syntax)
+//	0xC002  sequences nested deeper than limits.max_sequence_depth
 //	0xC003  a required UID is missing or invalid (SOP class/instance, study, series)
 //	0xC010  SOP Instance UID already stored with different content (keep-first)
 //	0xC0FF  internal error; the cause is only in the log
@@ -75,7 +76,9 @@
 // (never a truncated list); 0xA900 identifier does not match the model (a
 // level the model lacks, a matching key below the level); 0xC000 missing or
 // unknown QueryRetrieveLevel (Offending Element (0008,0052)) or another
-// invalid key; 0xC001 identifier cannot be parsed; 0xFE00 after C-CANCEL.
+// invalid key; 0xC001 identifier cannot be parsed; 0xC002 identifier nested
+// deeper than limits.max_sequence_depth; 0xA700 query not done within
+// limits.operation_timeout; 0xFE00 after C-CANCEL.
 //
 // C-MOVE / C-GET (PS3.4 C.4.2.1.5, C.4.3.1.4): 0xA801 destination unknown
 // or not permitted for the caller (no connection is attempted); 0xA702

@@ -15,7 +15,9 @@ import (
 // every requested key (empty when unknown), the unique keys of its level and
 // above, QueryRetrieveLevel and RetrieveAETitle (our AE title), with
 // SpecificCharacterSet "ISO_IR 192" when a value is not ASCII. More matches
-// than limits.max_find_results: 0xA700 and nothing streamed. Every decoded
+// than limits.max_find_results: 0xA700 and nothing streamed; a query (its
+// responses included) that takes longer than limits.operation_timeout ends
+// with 0xA700 after the matches already sent. Every decoded
 // request is a Query event in the audit trail, with its keys and outcome.
 func (n *Node) serveFind(ctx context.Context, req *dimse.QueryRequest, w dimse.FindResponder) error {
 	if !n.allowed(req.Assoc, config.PermFind) {
@@ -40,7 +42,9 @@ func (n *Node) serveFind(ctx context.Context, req *dimse.QueryRequest, w dimse.F
 		}
 		q.Keys = append(q.Keys, index.Key{Tag: e.Tag, Value: e.Value, VR: e.VR})
 	}
-	err = n.arch.Query(ctx, q, func(m index.Match) error {
+	qctx, cancel := n.operationContext(ctx)
+	defer cancel()
+	err = n.arch.Query(qctx, q, func(m index.Match) error {
 		b, err := n.encodeMatch(m, order, req.TransferSyntaxUID)
 		if err != nil {
 			return err
@@ -48,9 +52,13 @@ func (n *Node) serveFind(ctx context.Context, req *dimse.QueryRequest, w dimse.F
 		return w.Pending(b)
 	})
 	if err != nil {
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			err = ctx.Err()
-		} else {
+		case qctx.Err() != nil:
+			err = &dimse.StatusError{Status: dimse.StatusOutOfResources,
+				Comment: "query not done within limits.operation_timeout: refine the query", Err: err}
+		default:
 			err = queryStatus(err, n.cfg.Limits.MaxFindResults)
 		}
 	}

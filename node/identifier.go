@@ -31,6 +31,9 @@ func (n *Node) decodeRequest(req *dimse.QueryRequest) (*request, error) {
 		return nil, &dimse.StatusError{Status: dimse.StatusSOPClassNotSupported, Comment: "information model not supported"}
 	}
 	elems, err := dcm.DecodeIdentifier(req.Identifier, req.TransferSyntaxUID, n.identLimits())
+	if isDepthLimit(err) {
+		return nil, &dimse.StatusError{Status: dimse.StatusNestingTooDeep, Comment: "identifier nested deeper than limits.max_sequence_depth", Err: err}
+	}
 	if err != nil {
 		return nil, &dimse.StatusError{Status: dimse.StatusDataSetUnparsable, Comment: "identifier cannot be parsed", Err: err}
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
+	"os"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -54,7 +56,8 @@ func New(cfg *config.Config, a *archive.Archive, log zerolog.Logger) (*Node, err
 	return NewWithOptions(cfg, a, Options{Log: log})
 }
 
-// NewWithOptions is New with an audit trail. The TLS configurations are
+// NewWithOptions is New with an audit trail. It creates the spool folder
+// (config SpoolPath) when missing. The TLS configurations are
 // built now, so that a bad certificate, key or CA file fails here: the
 // listener's when tls.cert_file is set (see ServeTLS), and the client
 // configuration of every peer with tls = true (tlsconf.Client).
@@ -66,6 +69,11 @@ func NewWithOptions(cfg *config.Config, a *archive.Archive, opt Options) (*Node,
 		return nil, err
 	}
 	n := &Node{cfg: cfg.Clone(), arch: a, log: opt.Log, audit: opt.Audit, peerTLS: map[string]*tls.Config{}}
+	// Data sets past limits.spool_threshold are spooled there: without the
+	// folder every such C-STORE would be refused 0xA700.
+	if err := os.MkdirAll(n.cfg.SpoolPath(), 0o700); err != nil {
+		return nil, fmt.Errorf("node: spool_dir: %w", err)
+	}
 	if n.cfg.TLS.CertFile != "" {
 		tc, err := tlsconf.Server(n.cfg.TLS)
 		if err != nil {
@@ -83,6 +91,17 @@ func NewWithOptions(cfg *config.Config, a *archive.Archive, opt Options) (*Node,
 		}
 		n.peerTLS[p.AETitle] = tc
 	}
+	// Where each of config.Limits takes effect (docs/conformance.md §2.7):
+	// the association and PDU limits and the timers in the Server below;
+	// max_data_set_size and spool_threshold in the Server's dimse.Limits
+	// (and, with max_sequence_depth and max_inflated_size, in the
+	// archive's ScanLimits, set by archive.OpenDir); max_sequence_depth for
+	// identifiers in identLimits; max_find_results and operation_timeout
+	// in serveFind and the retrieval sub-operations; dial_timeout and
+	// operation_timeout in the C-MOVE client; shutdown_timeout in the
+	// caller of Shutdown (serve). max_associate_rq_length is NOT applied:
+	// dimse.Server has no field for it, so the A-ASSOCIATE-RQ cap is
+	// pdu.DefaultMaxAssociateLength (64 KiB, the configuration's default).
 	lim := n.cfg.Limits
 	var obs dimse.Observer = NewLogObserver(n.log)
 	if n.audit != nil {
@@ -157,7 +176,17 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// identLimits bounds the decoding of C-FIND / C-MOVE / C-GET identifiers.
+// identLimits bounds the decoding of C-FIND / C-MOVE / C-GET identifiers
+// (their size is capped before, by dimse.Limits.MaxIdentifierSize).
 func (n *Node) identLimits() dcm.Limits {
 	return dcm.Limits{MaxDepth: n.cfg.Limits.MaxSequenceDepth}
+}
+
+// operationContext bounds one operation the node performs for a peer (a
+// C-FIND query with its responses) by limits.operation_timeout.
+func (n *Node) operationContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if t := n.cfg.Limits.OperationTimeout; t > 0 {
+		return context.WithTimeout(ctx, t)
+	}
+	return context.WithCancel(ctx)
 }

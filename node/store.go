@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/shardpacs/shardpacs/archive"
+	"github.com/shardpacs/shardpacs/audit"
 	"github.com/shardpacs/shardpacs/config"
 	"github.com/shardpacs/shardpacs/dcm"
 	"github.com/shardpacs/shardpacs/dimse"
@@ -33,6 +36,12 @@ func (n *Node) serveStore(ctx context.Context, req *dimse.StoreRequest) error {
 	}
 	out, err := n.arch.Store(ctx, in)
 	if err != nil {
+		if errors.Is(err, archive.ErrDuplicateDifferent) {
+			// Adversarial row 26: an attempt to overwrite a stored
+			// instance is refused and is a Security Alert.
+			n.auditLog(audit.RestrictedFunction(req.Assoc.CallingAETitle, req.Assoc.RemoteAddr,
+				fmt.Sprintf("C-STORE of SOP Instance UID %s, already stored with different content (duplicates = keep-first): refused", req.SOPInstanceUID)))
+		}
 		return storeStatus(err)
 	}
 	if out == archive.Duplicate {
@@ -60,6 +69,8 @@ func storeStatus(err error) error {
 		se.Status, se.Comment = dimse.StatusInvalidAttributeValue, "required UID missing or invalid"
 	case errors.Is(err, archive.ErrDuplicateDifferent):
 		se.Status, se.Comment = dimse.StatusDuplicateDifferentContent, "SOP instance UID already stored with other content"
+	case isDepthLimit(err):
+		se.Status, se.Comment = dimse.StatusNestingTooDeep, "sequences nested deeper than limits.max_sequence_depth"
 	case errors.Is(err, archive.ErrOutOfResources):
 		se.Status, se.Comment = dimse.StatusOutOfResources, outOfResourcesComment(err)
 	case errors.Is(err, archive.ErrClosed):
@@ -75,6 +86,15 @@ func storeStatus(err error) error {
 		}
 	}
 	return se
+}
+
+// isDepthLimit reports whether err is dcm's sequence depth limit (a
+// *dcm.LimitError whose What is "sequence depth > N", as documented on
+// dcm.Limits.MaxDepth): adversarial row 21 wants a 0xCxxx status for it,
+// not the 0xA700 of the size limits.
+func isDepthLimit(err error) bool {
+	var le *dcm.LimitError
+	return errors.As(err, &le) && strings.HasPrefix(le.What, "sequence depth")
 }
 
 func outOfResourcesComment(err error) string {
