@@ -142,6 +142,11 @@ type Server struct {
 	// Limits bounds received messages (command size, data set size,
 	// identifier size, fragments) and says where data sets are spooled.
 	Limits Limits
+	// PDULimits bounds the PDUs the upper layer decodes: the length of an
+	// A-ASSOCIATE-RQ, its presentation contexts and transfer syntaxes, the
+	// PDVs in one P-DATA-TF (pdu.Limits; its zero value is pdu's defaults).
+	// Its MaxPDataLength is replaced by MaxPDULength.
+	PDULimits pdu.Limits
 
 	// Observer receives association and request events; nil = none.
 	Observer Observer

@@ -150,6 +150,7 @@ func (s *Server) acceptConfig(hook func(*pdu.AssociateRQ, net.Addr) *pdu.Associa
 		MaxPDULength: s.MaxPDULength,
 		ARTIMTimeout: s.ARTIMTimeout,
 		IdleTimeout:  s.IdleTimeout,
+		Limits:       s.PDULimits,
 		Observer:     s.ULObserver,
 	}
 }

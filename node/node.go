@@ -16,6 +16,7 @@ import (
 	"github.com/shardpacs/shardpacs/config"
 	"github.com/shardpacs/shardpacs/dcm"
 	"github.com/shardpacs/shardpacs/dimse"
+	"github.com/shardpacs/shardpacs/dimse/pdu"
 	"github.com/shardpacs/shardpacs/node/tlsconf"
 )
 
@@ -99,9 +100,8 @@ func NewWithOptions(cfg *config.Config, a *archive.Archive, opt Options) (*Node,
 	// identifiers in identLimits; max_find_results and operation_timeout
 	// in serveFind and the retrieval sub-operations; dial_timeout and
 	// operation_timeout in the C-MOVE client; shutdown_timeout in the
-	// caller of Shutdown (serve). max_associate_rq_length is NOT applied:
-	// dimse.Server has no field for it, so the A-ASSOCIATE-RQ cap is
-	// pdu.DefaultMaxAssociateLength (64 KiB, the configuration's default).
+	// caller of Shutdown (serve); max_associate_rq_length in the Server's
+	// PDULimits.
 	lim := n.cfg.Limits
 	var obs dimse.Observer = NewLogObserver(n.log)
 	if n.audit != nil {
@@ -127,7 +127,8 @@ func NewWithOptions(cfg *config.Config, a *archive.Archive, opt Options) (*Node,
 			SpoolThreshold: int64(lim.SpoolThreshold),
 			SpoolDir:       n.cfg.SpoolPath(),
 		},
-		Observer: obs,
+		PDULimits: pdu.Limits{MaxAssociateLength: uint32(lim.MaxAssociateRQLength)},
+		Observer:  obs,
 	}
 	n.client = &dimse.Client{
 		AETitle:         n.cfg.AETitle,
