@@ -26,7 +26,9 @@ type Archive struct {
 	ownDB bool
 	kr    *crypto.Keyring
 	codec pipeline.Codec
-	log   zerolog.Logger
+	// compressor is what CodecAuto compresses with (zstd or s2).
+	compressor pipeline.Codec
+	log        zerolog.Logger
 
 	locks keyedMutex
 
@@ -55,19 +57,20 @@ func Open(ctx context.Context, opts Options) (*Archive, error) {
 	if k := opts.k(); k < 2 || k > 4 {
 		return nil, fmt.Errorf("archive: k = %d, want 2, 3 or 4", k)
 	}
-	var codec pipeline.Codec
+	codec, compressor := pipeline.CodecAuto, pipeline.CodecZstd
 	switch opts.Codec {
 	case "", "zstd", "auto":
-		codec = pipeline.CodecAuto
+	case "s2":
+		compressor = pipeline.CodecS2
 	case "none":
 		codec = pipeline.CodecNone
 	default:
-		return nil, fmt.Errorf("archive: unknown codec %q (want zstd or none)", opts.Codec)
+		return nil, fmt.Errorf("archive: unknown codec %q (want zstd, s2 or none)", opts.Codec)
 	}
 	if opts.Duplicates != KeepFirst && opts.Duplicates != Replace {
 		return nil, fmt.Errorf("archive: unknown duplicates policy %d", opts.Duplicates)
 	}
-	a := &Archive{opts: opts, db: opts.Index, kr: opts.Keyring, codec: codec, log: opts.Logger,
+	a := &Archive{opts: opts, db: opts.Index, kr: opts.Keyring, codec: codec, compressor: compressor, log: opts.Logger,
 		repairs: make(chan string, 1024)}
 	if a.db == nil {
 		if opts.IndexPath == "" {

@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bytes"
 	"io"
 	"path/filepath"
 	"testing"
@@ -18,45 +17,14 @@ var benchFiles = map[string]string{
 
 // benchInstance returns the instance of a corpus file and a function that
 // gives it a fresh SOP Instance UID (so every iteration stores anew): the
-// UID is rewritten in place, same length.
+// UID is rewritten in place, same length (see uidFactory).
 func benchInstance(b *testing.B, rel string) (*Instance, func()) {
-	in, ds, ok := fileInstance(b, filepath.Join(testutil.CorpusDir(b), rel))
-	if !ok {
-		b.Fatal("unreadable bench file")
-	}
-	sum, err := dcm.Scan(bytes.NewReader(ds), int64(len(ds)), in.TransferSyntaxUID, dcm.Limits{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	old := []byte(sum.SOPInstanceUID)
-	at := bytes.Index(ds, old)
+	in, setUID := newUIDFactory(b, rel).clone()
 	n := 0
 	return in, func() {
 		n++
-		u := []byte(sum.SOPInstanceUID)
-		s := []byte(fmtInt(n))
-		if len(s) < len(u) {
-			copy(u[len(u)-len(s):], s)
-			for i := len(u) - len(s); i < len(u); i++ {
-				if u[i] == '.' {
-					u[i] = '1'
-				}
-			}
-			if u[len(u)-len(s)-1] == '.' && s[0] == '0' {
-				s[0] = '1'
-			}
-		}
-		copy(ds[at:], u)
+		setUID(n)
 	}
-}
-
-func fmtInt(n int) string {
-	b := []byte{}
-	for n > 0 {
-		b = append([]byte{byte('1' + n%9)}, b...)
-		n /= 9
-	}
-	return string(b)
 }
 
 func BenchmarkStore(b *testing.B) {

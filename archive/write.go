@@ -23,6 +23,19 @@ import (
 // win on memory and latency.
 const bufferLimit = 4 << 20
 
+// shareBufs pools the in-memory shares of instances up to bufferLimit
+// (four per Store: ~1 MiB for a CT slice, which would otherwise be
+// allocated and zeroed per instance). Memory stays bounded by the number
+// of concurrent Stores.
+var shareBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putShareBuf(b *bytes.Buffer) {
+	if b.Cap() <= bufferLimit {
+		b.Reset()
+		shareBufs.Put(b)
+	}
+}
+
 // errAborted closes a share's pipe when its share must not be committed
 // (Encode failed or dropped that writer): the store's Put then fails and
 // leaves no object.
@@ -52,7 +65,7 @@ func (a *Archive) writeShares(ctx context.Context, r io.Reader, size int64, code
 		w.names[i] = n
 	}
 	a.addInflight(w.names)
-	params := pipeline.Params{K: a.opts.k(), Codec: codec, Keyring: a.kr, Rand: a.opts.Rand}
+	params := pipeline.Params{K: a.opts.k(), Codec: codec, Compressor: a.compressor, Keyring: a.kr, Rand: a.opts.Rand}
 
 	type putResult struct {
 		ran  bool
@@ -64,12 +77,21 @@ func (a *Archive) writeShares(ctx context.Context, r io.Reader, size int64, code
 	var encErr error
 	var wg sync.WaitGroup
 	if size <= bufferLimit {
-		var bufs [4]bytes.Buffer
+		var bufs [4]*bytes.Buffer
 		var ws [4]io.Writer
 		for i := range bufs {
+			bufs[i] = shareBufs.Get().(*bytes.Buffer)
+			bufs[i].Reset()
 			bufs[i].Grow(int(size)/a.opts.k() + 4096)
-			ws[i] = &bufs[i]
+			ws[i] = bufs[i]
 		}
+		// Puts are synchronous: once wg.Wait returns no store holds a
+		// buffer any more.
+		defer func() {
+			for _, b := range bufs {
+				putShareBuf(b)
+			}
+		}()
 		w.res, encErr = pipeline.Encode(ctx, params, r, ws)
 		if encErr == nil {
 			for i := range 4 {

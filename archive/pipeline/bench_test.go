@@ -57,18 +57,31 @@ var benchOrder = []string{"CT512", "MultiFrame", "Synthetic1024"}
 
 func discards() [N]io.Writer { return [N]io.Writer{io.Discard, io.Discard, io.Discard, io.Discard} }
 
+// BenchmarkEncode: the whole Encode (hash, codec, AEAD, Reed–Solomon) per
+// input and codec configuration; "auto" is the default (zstd fastest, with
+// the byte shuffle when a sample says it pays), "auto-s2" the fast option.
 func BenchmarkEncode(b *testing.B) {
 	kr, _ := newKeyring(b)
 	in := benchInputs(b)
+	configs := []struct {
+		label string
+		p     Params
+	}{
+		{"auto", Params{}},
+		{"auto-s2", Params{Compressor: CodecS2}},
+		{"zstd-fastest", Params{Codec: CodecZstd}},
+		{"zstd-default", Params{Codec: CodecZstd, Level: zstd.SpeedDefault}},
+		{"zstd+shuffle", Params{Codec: CodecZstdShuffle}},
+		{"s2", Params{Codec: CodecS2}},
+		{"s2+shuffle", Params{Codec: CodecS2Shuffle}},
+		{"none", Params{Codec: CodecNone}},
+	}
 	for _, name := range benchOrder {
-		for _, lv := range []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedDefault, 0} {
-			label, codec := lv.String(), CodecAuto
-			if lv == 0 {
-				label, codec = "none", CodecNone
-			}
-			b.Run(name+"/"+label, func(b *testing.B) {
+		for _, c := range configs {
+			b.Run(name+"/"+c.label, func(b *testing.B) {
 				data := in[name]
-				p := Params{Keyring: kr, Level: lv, Codec: codec}
+				p := c.p
+				p.Keyring = kr
 				b.SetBytes(int64(len(data)))
 				var res *Result
 				for b.Loop() {

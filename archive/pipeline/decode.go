@@ -255,7 +255,7 @@ func decode(ctx context.Context, kr KeyWrapper, shares map[int]io.Reader, w io.W
 	}
 	cr := &countReader{r: opened}
 	var src io.Reader = cr
-	if first.Codec == CodecZstd {
+	if first.Codec.compressor() == CodecZstd {
 		dec, err := getDecoder()
 		if err != nil {
 			return nil, err
@@ -266,6 +266,17 @@ func decode(ctx context.Context, kr KeyWrapper, shares map[int]io.Reader, w io.W
 		}
 		src = dec
 	}
+	if first.Codec.compressor() == CodecS2 {
+		dec := getS2Reader()
+		defer putS2Reader(dec)
+		dec.Reset(cr)
+		src = dec
+	}
+	if first.Codec.shuffled() {
+		us := newUnshuffleReader(src)
+		defer us.release()
+		src = us
+	}
 	hw := &hashWriter{w: w, h: sha256.New()}
 	bp := getBuf(64 << 10)
 	defer putBuf(bp)
@@ -273,7 +284,7 @@ func decode(ctx context.Context, kr KeyWrapper, shares map[int]io.Reader, w io.W
 	if _, err := io.CopyBuffer(hw, ctxReader{ctx, src}, buf); err != nil {
 		return nil, decodeErr(err)
 	}
-	// zstd stops at the end of its input; make sure the AEAD stream did too.
+	// The codec stops at the end of its input; make sure the AEAD stream did too.
 	if n, err := cr.Read(buf[:1]); n != 0 || err != io.EOF {
 		if err == nil || err == io.EOF {
 			err = fmt.Errorf("%w: data after the compressed stream", ErrFormat)

@@ -12,7 +12,14 @@
 //     concurrency 1, no frame checksum); CodecNone stores as is.
 //     CodecAuto (the default) reads the first 1 MiB, compresses it, and
 //     keeps zstd only if that chunk shrinks by at least MinRatio (1.05);
-//     callers pass CodecNone for encapsulated transfer syntaxes. An
+//     callers pass CodecNone for encapsulated transfer syntaxes.
+//     CodecS2 (klauspost/compress S2, stream format, 1 MiB blocks) is the
+//     fast option (Params.Compressor for CodecAuto): ~4× less CPU than
+//     zstd's fastest level. Either may follow a byte shuffle of each 1 MiB
+//     block (even bytes, then odd bytes: CodecZstdShuffle,
+//     CodecS2Shuffle), which CodecAuto applies when a 32 KiB sample says
+//     it pays — 16-bit images: on a CT slice zstd goes from ratio 2.05 to
+//     2.60 and ~1.7× faster, S2 from 1.36 to 2.24 (shuffle.go). An
 //     instance of ≤ 1 MiB (a CT slice) is compressed in one EncodeAll call
 //     and gets one AEAD segment of its own size (rounded up to 4 KiB), so
 //     small instances need small buffers and their shares carry no padding.
@@ -43,7 +50,7 @@
 //	  4   1  format version = 1
 //	  5   1  n = 4 (shares)
 //	  6   1  k = 2, 3 or 4 (data shards, threshold)
-//	  7   1  codec: 1 none, 2 zstd
+//	  7   1  codec: 1 none, 2 zstd, 3 s2, 4 zstd+shuffle, 5 s2+shuffle
 //	  8  16  object ID (random; links the 4 shares, nothing else)
 //	 24   4  segment size S (AEAD plaintext segment), 1 KiB..16 MiB
 //	 28   4  stripe size = S + 16

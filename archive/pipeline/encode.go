@@ -39,9 +39,17 @@ type Params struct {
 	// the instance. 2 (default; 2 parity shards), 3 (1 parity) or 4 (no
 	// parity: the papers' plain split, every share needed).
 	K int
-	// Codec: CodecAuto (default), CodecZstd or CodecNone. Callers pass
-	// CodecNone for encapsulated (already compressed) transfer syntaxes.
+	// Codec: CodecAuto (default), CodecZstd, CodecS2 or CodecNone.
+	// Callers pass CodecNone for encapsulated (already compressed)
+	// transfer syntaxes.
 	Codec Codec
+	// Compressor is the codec CodecAuto tries: CodecZstd (default) or
+	// CodecS2 (the fast ingest option).
+	Compressor Codec
+	// NoShuffle stops CodecAuto from choosing the byte shuffle (which it
+	// does when a sample of the instance says it pays: 16-bit images; see
+	// shuffleHelps).
+	NoShuffle bool
 	// Level is the zstd level; 0 means zstd.SpeedFastest (the ingest CPU
 	// budget; SpeedDefault gains ~5% size for twice the time).
 	Level zstd.EncoderLevel
@@ -69,6 +77,16 @@ func (p *Params) level() zstd.EncoderLevel {
 		return zstd.SpeedFastest
 	}
 	return p.Level
+}
+
+func (p *Params) compressor() Codec {
+	if p.Codec != CodecAuto {
+		return p.Codec.compressor()
+	}
+	if p.Compressor == CodecS2 {
+		return CodecS2
+	}
+	return CodecZstd
 }
 
 func (p *Params) minRatio() float64 {
@@ -161,8 +179,10 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 		return nil, fmt.Errorf("pipeline: k = %d, want 2..%d", k, N)
 	case seg < MinSegmentSize || seg > MaxSegmentSize:
 		return nil, fmt.Errorf("pipeline: segment size %d outside %d..%d", seg, MinSegmentSize, MaxSegmentSize)
-	case p.Codec > CodecZstd:
+	case p.Codec != CodecAuto && !p.Codec.validStored():
 		return nil, fmt.Errorf("pipeline: unknown codec %d", p.Codec)
+	case p.Compressor != CodecAuto && p.Compressor != CodecZstd && p.Compressor != CodecS2:
+		return nil, fmt.Errorf("pipeline: compressor %v, want zstd or s2", p.Compressor)
 	case p.Keyring == nil:
 		return nil, errors.New("pipeline: no keyring")
 	}
@@ -209,35 +229,60 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 	probe = probe[:np]
 
 	h.Codec = p.Codec
-	var enc *zstd.Encoder
+	var enc streamEncoder
 	var sw *switchWriter
 	var comp []byte
+	var shuf []byte // shuffle buffer, when shuffling
 	if h.Codec != CodecNone {
-		level := p.level()
-		if enc, err = getEncoder(level); err != nil {
-			return nil, err
+		codec := p.compressor()
+		src := probe
+		if p.Codec.shuffled() || p.Codec == CodecAuto && !p.NoShuffle && shuffleHelps(probe, codec) {
+			sbp := getBuf(shuffleBlock)
+			defer putBuf(sbp)
+			shuf = *sbp
+			src = shuffle2(shuf, probe)
 		}
-		defer putEncoder(level, enc)
 		cbp := compPool.Get().(*[]byte)
 		defer compPool.Put(cbp)
-		if whole {
-			comp = enc.EncodeAll(probe, (*cbp)[:0])
+		var zenc *zstd.Encoder
+		if codec == CodecZstd {
+			level := p.level()
+			if zenc, err = getEncoder(level); err != nil {
+				return nil, err
+			}
+			defer putEncoder(level, zenc)
+			enc = zenc
+		} else {
+			s2w := getS2Writer()
+			defer putS2Writer(s2w)
+			enc = s2w
+		}
+		if whole && zenc != nil {
+			comp = zenc.EncodeAll(src, (*cbp)[:0])
 			*cbp = comp[:0] // keep a grown buffer for the pool
 		} else {
 			cb := bytes.NewBuffer((*cbp)[:0])
 			defer func() { *cbp = cb.Bytes()[:0] }()
 			sw = &switchWriter{w: cb}
 			enc.Reset(sw)
-			if _, err := enc.Write(probe); err != nil {
-				return nil, fmt.Errorf("pipeline: zstd: %w", err)
+			if _, err := enc.Write(src); err != nil {
+				return nil, fmt.Errorf("pipeline: %v: %w", codec, err)
 			}
-			if err := enc.Flush(); err != nil {
-				return nil, fmt.Errorf("pipeline: zstd: %w", err)
+			if whole {
+				err = enc.Close()
+			} else {
+				err = enc.Flush()
+			}
+			if err != nil {
+				return nil, fmt.Errorf("pipeline: %v: %w", codec, err)
 			}
 			comp = cb.Bytes()
 		}
 		if h.Codec == CodecAuto {
-			h.Codec = CodecZstd
+			h.Codec = codec
+			if shuf != nil {
+				h.Codec = withShuffle(codec)
+			}
 			if np == 0 || float64(np) < p.minRatio()*float64(len(comp)) {
 				h.Codec = CodecNone
 			}
@@ -248,7 +293,7 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 	// smaller AEAD and stripe buffers, and no padding in the shares.
 	if whole {
 		body := np
-		if h.Codec == CodecZstd {
+		if h.Codec != CodecNone {
 			body = len(comp)
 		}
 		if s := max(MinSegmentSize, (body+4095)&^4095); s < seg {
@@ -306,7 +351,11 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 			return nil, err
 		}
 		sw.w = cw
-		if _, err := io.CopyBuffer(writerOnly{enc}, hr, (*pb)[:probeSize]); err != nil {
+		if shuf != nil {
+			if err := copyShuffled(enc, hr, (*pb)[:shuffleBlock], shuf); err != nil {
+				return nil, err
+			}
+		} else if _, err := io.CopyBuffer(writerOnly{enc}, hr, (*pb)[:probeSize]); err != nil {
 			return nil, wrapRead(err)
 		}
 		if err := enc.Close(); err != nil {
@@ -327,6 +376,27 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 		res.ShareSize[i], res.ShareErr[i] = out.o[i].n, out.o[i].err
 	}
 	return res, nil
+}
+
+// copyShuffled feeds w the rest of r, shuffled block by block (buf and
+// shuf are shuffleBlock bytes; the blocks stay aligned on the stream's
+// shuffleBlock boundaries because the probe was one whole block).
+func copyShuffled(w io.Writer, r io.Reader, buf, shuf []byte) error {
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if _, werr := w.Write(shuffle2(shuf, buf[:n])); werr != nil {
+				return werr
+			}
+		}
+		switch err {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return nil
+		default:
+			return wrapRead(err)
+		}
+	}
 }
 
 func wrapRead(err error) error {

@@ -42,7 +42,7 @@ const (
 // are identical in the N shares of an object.
 type Header struct {
 	K           int      // data shards: 2, 3 or 4 (any K shares rebuild the object)
-	Codec       Codec    // CodecNone or CodecZstd
+	Codec       Codec    // CodecNone, CodecZstd, CodecS2 or a shuffling variant
 	ObjectID    [16]byte // random, shared by the object's N shares
 	SegmentSize int      // AEAD plaintext segment size
 	StripeSize  int      // ciphertext bytes per stripe: SegmentSize + crypto.TagSize
@@ -93,7 +93,7 @@ func (h *Header) validate() error {
 	switch {
 	case h.K < 2 || h.K > N:
 		return fmt.Errorf("%w: k = %d, want 2..%d", ErrFormat, h.K, N)
-	case h.Codec != CodecNone && h.Codec != CodecZstd:
+	case !h.Codec.validStored():
 		return fmt.Errorf("%w: unknown codec %d", ErrFormat, byte(h.Codec))
 	case h.SegmentSize < MinSegmentSize || h.SegmentSize > MaxSegmentSize:
 		return fmt.Errorf("%w: segment size %d outside %d..%d", ErrFormat, h.SegmentSize, MinSegmentSize, MaxSegmentSize)

@@ -40,6 +40,26 @@ func compressible(n int, seed uint64) []byte {
 	return b
 }
 
+// pixels16 returns n bytes of 16-bit little-endian samples whose high
+// byte is nearly constant and low byte noisy: what the byte shuffle is for.
+func pixels16(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 2))
+	b := make([]byte, n)
+	for i := range b {
+		if i%2 == 0 {
+			b[i] = byte(r.IntN(256))
+		} else {
+			b[i] = 0x04
+		}
+	}
+	return b
+}
+
+// text returns n bytes of repetitive 8-bit text, which shuffling does not help.
+func text(n int) []byte {
+	return bytes.Repeat([]byte(`ORIGINAL\PRIMARY\AXIAL^DOE^JANE 20240102 `), n/41+1)[:n]
+}
+
 func random(n int, seed byte) []byte {
 	b := make([]byte, n)
 	rand.NewChaCha8([32]byte{seed, 0xaa}).Read(b)

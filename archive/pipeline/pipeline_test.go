@@ -17,7 +17,7 @@ func TestRoundTrip(t *testing.T) {
 	const seg = MinSegmentSize
 	sizes := []int{0, 1, seg - 1, seg, seg + 1, 3*seg + 5}
 	for _, k := range []int{2, 3, 4} {
-		for _, codec := range []Codec{CodecNone, CodecZstd, CodecAuto} {
+		for _, codec := range []Codec{CodecNone, CodecZstd, CodecS2, CodecZstdShuffle, CodecS2Shuffle, CodecAuto} {
 			for _, n := range sizes {
 				for _, kind := range []string{"compressible", "random"} {
 					t.Run(fmt.Sprintf("k%d/%v/%d/%s", k, codec, n, kind), func(t *testing.T) {
@@ -37,7 +37,7 @@ func TestRoundTrip(t *testing.T) {
 // the default 1 MiB segments (several stripes).
 func TestRoundTripLarge(t *testing.T) {
 	kr, _ := newKeyring(t)
-	for _, codec := range []Codec{CodecNone, CodecZstd, CodecAuto} {
+	for _, codec := range []Codec{CodecNone, CodecZstd, CodecS2, CodecZstdShuffle, CodecS2Shuffle, CodecAuto} {
 		for _, n := range []int{probeSize, probeSize + 1, 3<<20 + 12345} {
 			t.Run(fmt.Sprintf("%v/%d", codec, n), func(t *testing.T) {
 				data := compressible(n, 7)
@@ -45,6 +45,13 @@ func TestRoundTripLarge(t *testing.T) {
 				roundTrip(t, kr, Params{Codec: codec, Keyring: kr}, data)
 			})
 		}
+	}
+	// CodecAuto with the S2 compressor, whole and streamed.
+	for _, n := range []int{100000, 3<<20 + 12345} {
+		t.Run(fmt.Sprintf("auto-s2/%d", n), func(t *testing.T) {
+			data := compressible(n, 7)
+			roundTrip(t, kr, Params{Compressor: CodecS2, Keyring: kr}, data)
+		})
 	}
 }
 
@@ -138,7 +145,7 @@ func TestCorruptShare(t *testing.T) {
 	kr, _ := newKeyring(t)
 	data := compressible(10000, 2)
 	sum := sha256.Sum256(data)
-	base, _ := encodeBytes(t, Params{SegmentSize: MinSegmentSize, Keyring: kr}, data)
+	base, res := encodeBytes(t, Params{SegmentSize: MinSegmentSize, Keyring: kr}, data)
 	body := HeaderSize + recordHeaderSize + 10 // inside the first shard
 	tests := []struct {
 		name   string
@@ -166,6 +173,14 @@ func TestCorruptShare(t *testing.T) {
 			off := tc.offset
 			if off < 0 {
 				off += len(shares[tc.share])
+			}
+			if tc.name == "last shard byte" {
+				// Skip the zero padding of the last data shard (one byte
+				// when the stripe's ciphertext length is odd): it carries
+				// no ciphertext.
+				stripe := int64(res.SegmentSize + crypto.TagSize)
+				m := int((res.CipherSize-1)%stripe + 1) // ciphertext of the last stripe
+				off -= 2*shardLen(m, 2) - m
 			}
 			shares[tc.share][off] ^= 0x01
 			for _, sub := range Subsets(2, []int{0, 1, 2, 3}) {
@@ -274,22 +289,49 @@ func TestTruncatedShare(t *testing.T) {
 	}
 }
 
+// CodecAuto: zstd (or S2 with Compressor) when the probe compresses, with
+// the byte shuffle when the sample test says so (16-bit-like data), none
+// otherwise.
 func TestAutoCodec(t *testing.T) {
 	kr, _ := newKeyring(t)
 	for _, tc := range []struct {
-		data []byte
-		want Codec
+		data       []byte
+		zstd, s2   Codec // with Compressor zstd (default) and s2
+		shuffleOff Codec // zstd with NoShuffle
 	}{
-		{compressible(100000, 1), CodecZstd},
-		{random(100000, 1), CodecNone},
-		{append(compressible(probeSize, 1), random(100000, 1)...), CodecZstd},
-		{append(random(probeSize, 1), compressible(100000, 1)...), CodecNone},
-		{nil, CodecNone},
+		{compressible(100000, 1), CodecZstdShuffle, CodecS2, CodecZstd},
+		{random(100000, 1), CodecNone, CodecNone, CodecNone},
+		{append(compressible(probeSize, 1), random(100000, 1)...), CodecZstdShuffle, CodecS2, CodecZstd},
+		{append(random(probeSize, 1), compressible(100000, 1)...), CodecNone, CodecNone, CodecNone},
+		{nil, CodecNone, CodecNone, CodecNone},
+		{pixels16(100000, 1), CodecZstdShuffle, CodecS2Shuffle, CodecNone},
+		{pixels16(3<<20+1, 2), CodecZstdShuffle, CodecS2Shuffle, CodecNone}, // streamed, odd last block
+		{text(100000), CodecZstd, CodecS2, CodecZstd},
 	} {
-		_, res := encodeBytes(t, Params{Keyring: kr}, tc.data)
-		if res.Codec != tc.want {
-			t.Errorf("%d bytes: codec %v, want %v", len(tc.data), res.Codec, tc.want)
+		for _, c := range []struct {
+			p    Params
+			want Codec
+		}{
+			{Params{Keyring: kr}, tc.zstd},
+			{Params{Keyring: kr, Compressor: CodecS2}, tc.s2},
+			{Params{Keyring: kr, NoShuffle: true}, tc.shuffleOff},
+		} {
+			if _, res := encodeBytes(t, c.p, tc.data); res.Codec != c.want {
+				t.Errorf("%d bytes, compressor %v, no shuffle %v: codec %v, want %v",
+					len(tc.data), c.p.compressor(), c.p.NoShuffle, res.Codec, c.want)
+			}
 		}
+	}
+}
+
+func TestParseCodec(t *testing.T) {
+	for _, c := range []Codec{CodecNone, CodecZstd, CodecS2, CodecZstdShuffle, CodecS2Shuffle} {
+		if got, err := ParseCodec(c.String()); err != nil || got != c {
+			t.Errorf("ParseCodec(%q) = %v, %v", c.String(), got, err)
+		}
+	}
+	if _, err := ParseCodec("lz4"); err == nil {
+		t.Error("ParseCodec(lz4): want error")
 	}
 }
 
@@ -337,7 +379,7 @@ func TestEncodeParams(t *testing.T) {
 	ws := [N]io.Writer{io.Discard, io.Discard, io.Discard, io.Discard}
 	for _, p := range []Params{
 		{K: 1, Keyring: kr}, {K: 5, Keyring: kr}, {SegmentSize: 100, Keyring: kr},
-		{SegmentSize: MaxSegmentSize + 1, Keyring: kr}, {Codec: 9, Keyring: kr}, {},
+		{SegmentSize: MaxSegmentSize + 1, Keyring: kr}, {Codec: 9, Keyring: kr}, {Compressor: CodecNone, Keyring: kr}, {},
 	} {
 		if _, err := Encode(context.Background(), p, bytes.NewReader(nil), ws); err == nil {
 			t.Errorf("Encode(%+v) accepted", p)
@@ -362,7 +404,7 @@ func TestNoPlaintextInShares(t *testing.T) {
 		}
 		data = append(data, compressible(500, uint64(i))...)
 	}
-	for _, codec := range []Codec{CodecNone, CodecZstd} {
+	for _, codec := range []Codec{CodecNone, CodecZstd, CodecS2, CodecZstdShuffle, CodecS2Shuffle} {
 		for _, k := range []int{2, 4} {
 			p := Params{K: k, Codec: codec, Keyring: kr, Rand: detRand(byte(k))}
 			shares, _ := encodeBytes(t, p, data)

@@ -14,6 +14,12 @@
 // concurrent Put), the temporary name is removed, and the folder is fsynced.
 // A crash leaves either the complete object or only a ".tmp-" file, which
 // CleanTemp removes later.
+//
+// The two waits for stable storage of a Put (the temporary file before the
+// link, the folder after it) are shared with concurrent Puts — of this
+// store and of the other stores on the same filesystem — in group-sync
+// rounds (see syncer.go): many concurrent Puts cost a few syncfs(2) calls
+// instead of two fsyncs each.
 package fsstore
 
 import (
@@ -26,6 +32,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shardpacs/shardpacs/archive/store"
@@ -33,13 +41,17 @@ import (
 
 const tmpPrefix = ".tmp-"
 
-// copyBufSize is the size of the buffer Put streams through.
+// copyBufSize is the size of the buffers Put streams through (pooled).
 const copyBufSize = 256 << 10
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}
 
 // Store is a store.ShareStore over one local folder. Build it with Open.
 // Safe for concurrent use.
 type Store struct {
-	dir string // absolute, cleaned
+	dir  string           // absolute, cleaned
+	sync *syncer          // shared by the stores of one filesystem
+	subs [256]atomic.Bool // fan-out folders known to exist durably
 }
 
 var _ store.ShareStore = (*Store)(nil)
@@ -61,7 +73,7 @@ func Open(dir string) (*Store, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("fsstore: open %s: not a directory", dir)
 	}
-	return &Store{dir: abs}, nil
+	return &Store{dir: abs, sync: syncerFor(abs)}, nil
 }
 
 // Dir returns the store's folder.
@@ -106,9 +118,17 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader) (size int64, 
 		return 0, sum, s.fail("put", name, err)
 	}
 	tmp, err := os.CreateTemp(sub, tmpPrefix+name+"-*")
+	if errors.Is(err, fs.ErrNotExist) {
+		// The fan-out folder went away behind our back: make it again.
+		s.subs[subIndex(name[:2])].Store(false)
+		if err = s.mkSub(sub); err == nil {
+			tmp, err = os.CreateTemp(sub, tmpPrefix+name+"-*")
+		}
+	}
 	if err != nil {
 		return 0, sum, s.fail("put", name, err)
 	}
+	seq := nextOpenSeq()
 	tmpName := tmp.Name()
 	committed := false
 	defer func() {
@@ -118,14 +138,16 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader) (size int64, 
 		}
 	}()
 	h := sha256.New()
-	size, err = io.CopyBuffer(io.MultiWriter(tmp, h), ctxReader{ctx, r}, make([]byte, copyBufSize))
+	buf := copyBufs.Get().(*[]byte)
+	size, err = io.CopyBuffer(io.MultiWriter(tmp, h), ctxReader{ctx, r}, *buf)
+	copyBufs.Put(buf)
 	if err != nil {
 		return 0, sum, s.fail("put", name, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, sum, s.fail("put", name, err)
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := s.syncer().sync(tmp, seq); err != nil {
 		return 0, sum, s.fail("put", name, err)
 	}
 	if err := tmp.Close(); err != nil {
@@ -142,7 +164,7 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader) (size int64, 
 	if err := os.Remove(tmpName); err != nil {
 		return 0, sum, s.fail("put", name, err)
 	}
-	if err := syncDir(sub); err != nil {
+	if err := s.syncDir(sub); err != nil {
 		return 0, sum, s.fail("put", name, err)
 	}
 	copy(sum[:], h.Sum(nil))
@@ -150,27 +172,66 @@ func (s *Store) Put(ctx context.Context, name string, r io.Reader) (size int64, 
 }
 
 // mkSub creates a fan-out folder durably (the new entry in the store folder
-// is fsynced) if it does not exist yet.
+// is synced) if it does not exist yet. A folder seen once is remembered.
 func (s *Store) mkSub(sub string) error {
-	if _, err := os.Stat(sub); err == nil {
+	i := subIndex(filepath.Base(sub))
+	if i >= 0 && s.subs[i].Load() {
 		return nil
 	}
-	if err := os.Mkdir(sub, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+	if _, err := os.Stat(sub); err != nil {
+		if err := os.Mkdir(sub, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	}
+	// Sync the store folder even when the sub-folder existed: it may have
+	// been made by a Put that failed before its sync.
+	if err := s.syncDir(s.dir); err != nil {
 		return err
 	}
-	return syncDir(s.dir)
+	if i >= 0 {
+		s.subs[i].Store(true)
+	}
+	return nil
 }
 
-func syncDir(dir string) error {
+// subIndex maps a fan-out folder name ("00".."ff") to 0..255, else -1.
+func subIndex(sub string) int {
+	if len(sub) != 2 {
+		return -1
+	}
+	v := 0
+	for _, c := range []byte(sub) {
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | int(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | int(c-'a'+10)
+		default:
+			return -1
+		}
+	}
+	return v
+}
+
+// syncDir makes a folder's entries durable (in a group-sync round).
+func (s *Store) syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
+	err = s.syncer().sync(d, nextOpenSeq())
 	if cerr := d.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// syncer returns s.sync, or a private one for a Store not built by Open.
+func (s *Store) syncer() *syncer {
+	if s.sync == nil {
+		return &syncer{}
+	}
+	return s.sync
 }
 
 // Open implements store.ShareStore. The reader is an *os.File.
@@ -207,7 +268,7 @@ func (s *Store) Delete(ctx context.Context, name string) error {
 		}
 		return s.fail("delete", name, err)
 	}
-	if err := syncDir(sub); err != nil {
+	if err := s.syncDir(sub); err != nil {
 		return s.fail("delete", name, err)
 	}
 	return nil
@@ -297,7 +358,7 @@ func (s *Store) CleanTemp(ctx context.Context, olderThan time.Duration) (int, er
 			n++
 		}
 		if n > 0 {
-			if err := syncDir(dir); err != nil {
+			if err := s.syncDir(dir); err != nil {
 				return removed, s.fail("clean", "", err)
 			}
 			removed += n

@@ -156,3 +156,21 @@ func TestFaulty(t *testing.T) {
 		t.Fatalf("Before hook: %v, %d calls", err, calls)
 	}
 }
+
+// A fan-out folder removed while the store is open is made again.
+func TestPutRemadeSubFolder(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, _, err := s.Put(ctx, "ab"+strings.Repeat("0", 30), strings.NewReader("one")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(s.Dir(), "ab")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Put(ctx, "ab"+strings.Repeat("1", 30), strings.NewReader("two")); err != nil {
+		t.Fatalf("Put after the folder was removed: %v", err)
+	}
+}
