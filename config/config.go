@@ -10,6 +10,7 @@ import (
 // Setting values.
 const (
 	CompressionZstd = "zstd" // zstd, skipped when it does not pay (default)
+	CompressionS2   = "s2"   // S2: faster than zstd, ~16% larger output, for ingest rates zstd cannot sustain
 	CompressionNone = "none" // store the canonical bytes uncompressed
 
 	DuplicatesKeepFirst = "keep-first" // the stored instance is never replaced (default)
@@ -47,7 +48,9 @@ type Config struct {
 	// K is the number of shares needed to read an instance: 2 (default),
 	// 3 or 4 (4 = plain split, no redundancy).
 	K int `toml:"k"`
-	// Compression is CompressionZstd (default) or CompressionNone.
+	// Compression is CompressionZstd (default), CompressionS2 or
+	// CompressionNone; recorded per instance, so a change applies to new
+	// instances only.
 	Compression string `toml:"compression"`
 	// Duplicates says what a C-STORE of an already stored SOP Instance UID
 	// does: DuplicatesKeepFirst (default; Orthanc's behaviour) keeps the

@@ -80,7 +80,7 @@ func (c *Config) Validate() error {
 	if c.K < 2 || c.K > 4 {
 		bad("k", "must be 2, 3 or 4, got %d", c.K)
 	}
-	oneOf(bad, "compression", c.Compression, CompressionZstd, CompressionNone)
+	oneOf(bad, "compression", c.Compression, CompressionZstd, CompressionS2, CompressionNone)
 	oneOf(bad, "duplicates", c.Duplicates, DuplicatesKeepFirst, DuplicatesReplace)
 	oneOf(bad, "unknown_calling_ae", c.UnknownCallingAE, UnknownCallingAccept, UnknownCallingReject)
 	c.validateLimits(bad)

@@ -31,7 +31,7 @@ func TestValidate(t *testing.T) {
 		{"s3 store", func(c *Config) { c.Stores = []string{"s3://b/x", "b", "c", "d"} }, "config: stores[0]: \"s3://b/x\": only filesystem"},
 		{"k=5", func(c *Config) { c.K = 5 }, "config: k: must be 2, 3 or 4, got 5"},
 		{"k=1", func(c *Config) { c.K = 1 }, "config: k: must be 2, 3 or 4, got 1"},
-		{"compression", func(c *Config) { c.Compression = "gzip" }, "config: compression: must be \"zstd\" or \"none\", got \"gzip\""},
+		{"compression", func(c *Config) { c.Compression = "gzip" }, "config: compression: must be \"zstd\" or \"s2\" or \"none\", got \"gzip\""},
 		{"duplicates", func(c *Config) { c.Duplicates = "keep" }, "config: duplicates: must be \"keep-first\" or \"replace\""},
 		{"unknown calling", func(c *Config) { c.UnknownCallingAE = "deny" }, "config: unknown_calling_ae: must be \"accept\" or \"reject\""},
 		{"max assoc", func(c *Config) { c.Limits.MaxAssociations = 0 }, "config: limits.max_associations: must be positive, got 0"},
