@@ -5,7 +5,7 @@ PKGS     ?= ./...
 # the suite is meant to take a few minutes on 2 cores).
 TESTFLAGS ?= -race -timeout 20m
 
-.PHONY: all build run test test-short vet fuzz bench bench-go generate clean
+.PHONY: all build run test test-crash test-short vet fuzz bench bench-go generate clean
 
 all: build
 
@@ -21,6 +21,12 @@ test:
 	@scripts/install-test-tools.sh
 	$(GO) vet $(PKGS)
 	$(GO) test $(TESTFLAGS) $(PKGS)
+	@$(MAKE) --no-print-directory test-crash
+
+## test-crash: the archive's crash-kill test at its full count (>= 100 kills), without
+## the race detector (under -race it runs a shorter count: see archive/crash_test.go)
+test-crash:
+	$(GO) test -count=1 -run '^TestCrashSafety$$' ./archive/
 
 test-short:
 	$(GO) test -short $(PKGS)
