@@ -41,6 +41,8 @@ type Archive struct {
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 	closed  atomic.Bool
+
+	integrity integrityObservers // added by ObserveIntegrity
 }
 
 // Open checks opts, opens the index when opts.IndexPath is given, and

@@ -94,6 +94,17 @@ type Options struct {
 	// missed by a write or found bad by a read; Verify(repair) still
 	// repairs. Tests use it to observe degraded states.
 	NoRepairer bool
+	// OnIntegrity, when not nil, is called once for every bad share found
+	// (adversarial row 34): by Open (the instance served degraded from
+	// the other shares, or not at all), by the background repairer, and
+	// by Verify — see IntegrityEvent; Archive.ObserveIntegrity adds more
+	// observers after Open. It is observe-only: it is called synchronously
+	// by the goroutine that found the share, after the operation's
+	// per-instance lock is released (it may call the archive), and before
+	// Open or Verify returns; it must be cheap (it delays the read), safe
+	// for concurrent use, and must not panic. Nil: nothing is called (the
+	// archive still logs and repairs).
+	OnIntegrity func(IntegrityEvent)
 
 	// testHook, when set, is called at named points of every operation
 	// (see hookpoints in crash_test.go); the crash test's child process

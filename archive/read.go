@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/shardpacs/shardpacs/archive/index"
 	"github.com/shardpacs/shardpacs/archive/pipeline"
@@ -98,6 +99,7 @@ func (a *Archive) openRecord(ctx context.Context, rec *index.InstanceRecord) (*O
 		}
 		ev.Str("object", rec.ObjectID).Ints("missing", st.Missing).Ints("bad", st.Bad).Msg("archive: degraded read")
 		a.queueRepair(rec.SOPInstanceUID)
+		a.emitIntegrity(st.events(rec, FoundByRead, a.opts.now()))
 	}
 	if err != nil {
 		out.Close()
@@ -121,13 +123,49 @@ type shareSrc struct {
 	known bool // size and sum are the index's; false during reindex
 }
 
-// readState lists the shares found missing or bad during a read.
+// readState lists the shares found missing or bad during a read, with
+// what was wrong with each.
 type readState struct {
 	Missing, Bad []int
+	problem      [4]IntegrityProblem
+	err          [4]error
 }
 
-// errShareHash marks a share whose bytes differ from the index's record.
-var errShareHash = errors.New("archive: share size or SHA-256 differs from the index")
+func (st *readState) missing(i int, err error) {
+	st.Missing = append(st.Missing, i)
+	st.problem[i], st.err[i] = ProblemMissing, err
+}
+
+func (st *readState) bad(i int, p IntegrityProblem, err error) {
+	st.Bad = append(st.Bad, i)
+	st.problem[i], st.err[i] = p, err
+}
+
+// events are the integrity events of the shares st lists, by store.
+func (st *readState) events(rec *index.InstanceRecord, found IntegrityCheck, when time.Time) []IntegrityEvent {
+	var evs []IntegrityEvent
+	for i := range 4 {
+		if st.problem[i] == 0 {
+			continue
+		}
+		ev := IntegrityEvent{SOPInstanceUID: rec.SOPInstanceUID, ObjectID: rec.ObjectID, Store: i,
+			Problem: st.problem[i], Found: found, When: when, Err: st.err[i]}
+		for _, s := range rec.Shares {
+			if s.Index == i {
+				ev.Share = s.Name
+			}
+		}
+		evs = append(evs, ev)
+	}
+	return evs
+}
+
+// errShareHash marks a share whose bytes differ from the index's record;
+// errShareSize (which wraps it) one whose length differs.
+var (
+	errShareHash = errors.New("archive: share size or SHA-256 differs from the index")
+	errShareSize = fmt.Errorf("%w (size)", errShareHash)
+)
 
 // checkedReader checks a share against its recorded size and SHA-256 while
 // it is read: reading past the size, or reaching EOF with another hash,
@@ -137,7 +175,7 @@ type checkedReader struct {
 	src  shareSrc
 	h    hash.Hash
 	n    int64
-	bad  bool
+	bad  error // errShareSize or errShareHash once found bad
 	done bool
 }
 
@@ -146,23 +184,38 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 	c.h.Write(p[:n])
 	c.n += int64(n)
 	if c.src.known && c.n > c.src.size {
-		c.bad = true
-		return n, errShareHash
+		c.bad = errShareSize
+		return n, c.bad
 	}
 	if err == io.EOF {
 		c.done = true
-		if c.src.known && (c.n != c.src.size || !bytes.Equal(c.h.Sum(nil), c.src.sum[:])) {
-			c.bad = true
-			return n, errShareHash
+		if c.src.known && c.n != c.src.size {
+			c.bad = errShareSize
+			return n, c.bad
+		}
+		if c.src.known && !bytes.Equal(c.h.Sum(nil), c.src.sum[:]) {
+			c.bad = errShareHash
+			return n, c.bad
 		}
 	}
 	return n, err
 }
 
+// drain reads the rest of the share (at most its recorded size plus one
+// byte) to complete the size and hash check. Only for known shares.
+func (c *checkedReader) drain() {
+	if !c.src.known || c.done || c.bad != nil {
+		return
+	}
+	io.Copy(io.Discard, c)
+}
+
 // decodeShares decodes an object from its shares into out, trying subsets
 // of k shares until one decodes: data shards first; a share that is
 // missing, fails its hash check or is named by a *pipeline.ShareError is
-// dropped; after an unattributed authentication failure the next subset is
+// dropped; after a failure Decode cannot attribute (authentication after
+// combining, headers that differ), the subset's shares are read to their
+// end so that the hash check names the bad one, and the next subset is
 // tried. It returns the shares found missing or bad, also on success.
 func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want *[32]byte, out sink) (*pipeline.Info, readState, error) {
 	var st readState
@@ -172,7 +225,7 @@ func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want
 	}
 	for i := range 4 {
 		if _, ok := bySrc[i]; !ok {
-			st.Missing = append(st.Missing, i)
+			st.missing(i, nil)
 		}
 	}
 	dropped := map[int]bool{}
@@ -233,7 +286,7 @@ func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want
 			if err != nil {
 				failedOpen = true
 				dropped[subset[j]] = true
-				st.Missing = append(st.Missing, subset[j])
+				st.missing(subset[j], err)
 				lastErr = err
 			}
 		}
@@ -254,13 +307,24 @@ func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want
 			return nil, st, err
 		}
 		info, err := pipeline.Decode(ctx, a.kr, in, out, want)
+		if err != nil && ctx.Err() == nil {
+			// Decode stops at the first failure, which it cannot always
+			// attribute (an AEAD failure after combining k shares, headers
+			// that differ): read the rest of each share, so that the
+			// hash check names the one that differs from the index.
+			// Otherwise another subset would decode and the bad share
+			// go unreported and unrepaired.
+			for _, r := range readers {
+				r.drain()
+			}
+		}
 		closeAll()
 		for j, r := range readers {
-			if r.bad && !dropped[subset[j]] {
+			if r.bad != nil && !dropped[subset[j]] {
 				dropped[subset[j]] = true
-				st.Bad = append(st.Bad, subset[j])
+				st.bad(subset[j], shareProblem(r.bad), r.bad)
 				if err == nil {
-					err = errShareHash
+					err = r.bad
 				}
 			}
 		}
@@ -274,9 +338,9 @@ func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want
 		}
 		lastErr = err
 		var se *pipeline.ShareError
-		if errors.As(err, &se) && !dropped[se.Index] {
+		if errors.As(err, &se) && se.Index >= 0 && se.Index < 4 && !dropped[se.Index] {
 			dropped[se.Index] = true
-			st.Bad = append(st.Bad, se.Index)
+			st.bad(se.Index, shareProblem(se.Err), se.Err)
 		}
 	}
 }

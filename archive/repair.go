@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/shardpacs/shardpacs/archive/index"
 	"github.com/shardpacs/shardpacs/archive/pipeline"
@@ -43,8 +44,12 @@ func (a *Archive) repairer(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case uid := <-a.repairs:
-			if _, err := a.checkInstance(ctx, uid, true, nil); err != nil && ctx.Err() == nil {
+			c, err := a.checkInstance(ctx, uid, true, nil)
+			if err != nil && ctx.Err() == nil {
 				a.log.Warn().Err(err).Msg("archive: background repair failed")
+			}
+			if c != nil {
+				a.emitIntegrity(c.events(FoundByRepairer))
 			}
 		}
 	}
@@ -88,10 +93,32 @@ type VerifyEvent struct {
 
 // instanceCheck is what checkInstance found.
 type instanceCheck struct {
-	status [4]ShareStatus // after repair
-	found  [4]ShareStatus // before repair
-	errs   [4]error
-	err    error // instance-level: unrecoverable, repair failed
+	rec     *index.InstanceRecord // as read under the lock, before repair
+	status  [4]ShareStatus        // after repair
+	found   [4]ShareStatus        // before repair
+	problem [4]IntegrityProblem   // of the shares not found ok
+	errs    [4]error
+	err     error // instance-level: unrecoverable, repair failed
+	when    time.Time
+}
+
+// events are the integrity events of the shares c found not ok.
+func (c *instanceCheck) events(found IntegrityCheck) []IntegrityEvent {
+	var evs []IntegrityEvent
+	for i := range 4 {
+		if c.found[i] == ShareOK {
+			continue
+		}
+		ev := IntegrityEvent{SOPInstanceUID: c.rec.SOPInstanceUID, ObjectID: c.rec.ObjectID, Store: i,
+			Problem: c.problem[i], Found: found, Repaired: c.status[i] == ShareRepaired, When: c.when, Err: c.errs[i]}
+		for _, s := range c.rec.Shares {
+			if s.Index == i {
+				ev.Share = s.Name
+			}
+		}
+		evs = append(evs, ev)
+	}
+	return evs
 }
 
 // checkInstance reads every share of one instance, compares it with the
@@ -107,7 +134,7 @@ func (a *Archive) checkInstance(ctx context.Context, sopUID string, repair bool,
 	if err != nil {
 		return nil, err
 	}
-	c := &instanceCheck{}
+	c := &instanceCheck{rec: rec, when: a.opts.now()}
 	byIdx := map[int]index.ShareRecord{}
 	for _, s := range rec.Shares {
 		byIdx[s.Index] = s
@@ -116,11 +143,17 @@ func (a *Archive) checkInstance(ctx context.Context, sopUID string, repair bool,
 	for i := range 4 {
 		s, ok := byIdx[i]
 		if !ok {
-			c.found[i] = ShareMissing
+			c.found[i], c.problem[i] = ShareMissing, ProblemMissing
 			continue
 		}
 		st, err := a.checkShare(ctx, i, s)
 		c.found[i], c.errs[i] = st, err
+		switch st {
+		case ShareMissing:
+			c.problem[i] = ProblemMissing
+		case ShareCorrupt:
+			c.problem[i] = shareProblem(err)
+		}
 		if st == ShareOK {
 			good = append(good, i)
 		}
@@ -175,7 +208,10 @@ func (a *Archive) checkShare(ctx context.Context, i int, s index.ShareRecord) (S
 	}
 	var sum [32]byte
 	copy(sum[:], h.Sum(nil))
-	if n != s.Size || sum != s.SHA256 {
+	if n != s.Size {
+		return ShareCorrupt, errShareSize
+	}
+	if sum != s.SHA256 {
 		return ShareCorrupt, errShareHash
 	}
 	return ShareOK, nil

@@ -47,8 +47,10 @@ func (r *VerifyReport) String() string {
 // shares gets its other shares rebuilt (pipeline.Rebuild: the sources are
 // fully authenticated), written under new names, recorded, and the bad
 // objects deleted. fn, when not nil, sees every share that is not ok and
-// every instance-level failure. Verify does not look for orphan objects:
-// that is CollectGarbage.
+// every instance-level failure; Options.OnIntegrity and the
+// ObserveIntegrity observers see every share that is not ok as an
+// IntegrityEvent (FoundByVerify, Repaired when rebuilt). Verify does not
+// look for orphan objects: that is CollectGarbage.
 func (a *Archive) Verify(ctx context.Context, repair bool, fn func(VerifyEvent)) (*VerifyReport, error) {
 	if err := a.check(); err != nil {
 		return nil, err
@@ -62,6 +64,7 @@ func (a *Archive) Verify(ctx context.Context, repair bool, fn func(VerifyEvent))
 		if c == nil {
 			return nil // deleted meanwhile
 		}
+		a.emitIntegrity(c.events(FoundByVerify))
 		rep.Instances++
 		for i := range 4 {
 			sc := &rep.Stores[i]

@@ -230,11 +230,35 @@ func keyword(t dcm.Tag) string {
 
 // ---- integrity ----
 
+// auditIntegrity is the archive's integrity observer (archive.Archive.
+// ObserveIntegrity, installed by NewWithOptions with an audit trail):
+// every bad share the archive finds — on a read that was then served from
+// the other shares (or not at all), in the background repairer, in
+// Verify — becomes a Stored Data Integrity Failure alert (adversarial row
+// 34) naming the store, the share object (a random name) and the SOP
+// Instance UID, outcome serious failure; never patient data.
+func (n *Node) auditIntegrity(ev archive.IntegrityEvent) {
+	what := fmt.Sprintf("store %d, share object %q of object %s (SOP Instance UID %s): %s (%s); found by %s; ",
+		ev.Store, ev.Share, ev.ObjectID, ev.SOPInstanceUID, ev.Problem.Describe(), ev.Problem, ev.Found)
+	switch {
+	case ev.Repaired:
+		what += "repaired from the other shares"
+	case ev.Found == archive.FoundByRead:
+		what += "read from the other shares when k remain; queued for repair"
+	default:
+		what += "not repaired"
+	}
+	if ev.Err != nil {
+		what += "; cause: " + ev.Err.Error()
+	}
+	n.auditLog(audit.IntegrityAlert(ev.Store, ev.Share, what))
+}
+
 // auditUnavailable reports an instance that could not be read for a
 // retrieval (adversarial rows 33, 34, 38): an IntegrityAlert naming the
 // object (a random ID, no patient data), outcome major failure (the data
-// was not served). Degraded reads that were served are the archive's to
-// report (see docs/security.md).
+// was not served). The bad shares themselves are reported one by one by
+// auditIntegrity.
 func (n *Node) auditUnavailable(rec *index.InstanceRecord, err error) {
 	if n.audit == nil {
 		return

@@ -50,10 +50,14 @@
 //   - Query: every decoded C-FIND, with its non-empty keys by keyword
 //     (patient data: they belong in the audit trail, never in the
 //     operational log) and its outcome.
-//   - Integrity: an instance that cannot be read for a retrieval (fewer
-//     than k good shares) is a Stored Data Integrity Failure alert, outcome
-//     major failure. Degraded reads that were served are logged by the
-//     archive but not audited (no hook yet).
+//   - Integrity: every bad share the archive finds (missing, size or
+//     SHA-256 differing from the index, failed authentication, malformed
+//     header), on a read served from the other shares, in the background
+//     repairer or in Verify, is a Stored Data Integrity Failure alert
+//     naming the store, the share object and the SOP Instance UID, outcome
+//     serious failure (archive.Archive.ObserveIntegrity); an instance that
+//     cannot be read for a retrieval (fewer than k good shares) is one
+//     more, outcome major failure.
 //
 // A failed audit write is an error in the operational log; the request
 // goes on. The node never writes patient data to the operational log.

@@ -57,7 +57,10 @@ func New(cfg *config.Config, a *archive.Archive, log zerolog.Logger) (*Node, err
 	return NewWithOptions(cfg, a, Options{Log: log})
 }
 
-// NewWithOptions is New with an audit trail. It creates the spool folder
+// NewWithOptions is New with an audit trail. With opt.Audit, it adds an
+// integrity observer to a (archive.Archive.ObserveIntegrity): every bad
+// share the archive finds becomes an IntegrityAlert, so close a before
+// opt.Audit. It creates the spool folder
 // (config SpoolPath) when missing. The TLS configurations are
 // built now, so that a bad certificate, key or CA file fails here: the
 // listener's when tls.cert_file is set (see ServeTLS), and the client
@@ -107,6 +110,11 @@ func NewWithOptions(cfg *config.Config, a *archive.Archive, opt Options) (*Node,
 	if n.audit != nil {
 		n.auditObs = &auditObserver{n: n}
 		obs = dimse.MultiObserver{obs, n.auditObs}
+		// Bad shares found by the archive (reads, repairer, Verify) go
+		// to the audit trail. The observer stays with the archive: the
+		// caller closes the archive (waiting for a repair in progress)
+		// before the audit trail.
+		a.ObserveIntegrity(n.auditIntegrity)
 	}
 	n.srv = &dimse.Server{
 		AETitle:              n.cfg.AETitle,
