@@ -19,8 +19,9 @@ func BenchmarkClientStoreStorescp(b *testing.B) {
 	if !ok {
 		b.Fatal("CT-MONO2-16-ort.dcm is not a Part-10 file")
 	}
-	port := testutil.FreePort(b)
-	startTool(b, "storescp", port, "-aet", "STORESCP", "--ignore", "-pdu", "131072", "-dhl", strconv.Itoa(port))
+	port, _ := testutil.StartServer(b, "storescp", nil, func(port int) []string {
+		return []string{"-aet", "STORESCP", "--ignore", "-pdu", "131072", "-dhl", strconv.Itoa(port)}
+	})
 	ctx := testCtx(b, 10*time.Minute)
 	cc, err := (&Client{}).Dial(ctx, "127.0.0.1:"+strconv.Itoa(port), "STORESCP", storageProposals([]part10{f}, false))
 	if err != nil {

@@ -54,8 +54,12 @@ func startQR(t *testing.T) *qrFixture {
 			t.Fatal(err)
 		}
 	}
-	qrPort, destPort := testutil.FreePort(t), testutil.FreePort(t)
-	cfg := fmt.Sprintf(`NetworkTCPPort = %d
+	destPort, _ := testutil.StartServer(t, "storescp", nil, func(port int) []string {
+		return []string{"-aet", "MOVEDEST", "-od", dest, "+B", "-pm", "+xa", "-dhl", strconv.Itoa(port)}
+	})
+	cfgPath := filepath.Join(dir, "dcmqrscp.cfg")
+	qrPort, _ := testutil.StartServer(t, "dcmqrscp", nil, func(port int) []string {
+		cfg := fmt.Sprintf(`NetworkTCPPort = %d
 MaxPDUSize = 16384
 MaxAssociations = 16
 HostTable BEGIN
@@ -67,13 +71,12 @@ VendorTable END
 AETable BEGIN
 DCMQRSCP %s RW (200, 1024mb) ANY
 AETable END
-`, qrPort, testutil.FreePort(t), destPort, db)
-	cfgPath := filepath.Join(dir, "dcmqrscp.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	startTool(t, "storescp", destPort, "-aet", "MOVEDEST", "-od", dest, "+B", "-pm", "+xa", "-dhl", strconv.Itoa(destPort))
-	startTool(t, "dcmqrscp", qrPort, "-c", cfgPath, "-dhl", strconv.Itoa(qrPort))
+`, port, testutil.FreePort(t), destPort, db)
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"-c", cfgPath, "-dhl", strconv.Itoa(port)}
+	})
 
 	f := &qrFixture{addr: "127.0.0.1:" + strconv.Itoa(qrPort), destDir: dest,
 		client: &Client{AETitle: "SHARDSCU", ResponseTimeout: 30 * time.Second}}

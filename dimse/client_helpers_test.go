@@ -4,19 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/shardpacs/shardpacs/dcm"
-	"github.com/shardpacs/shardpacs/internal/testutil"
 )
 
 // checkGoroutines fails the test when, at its end, more goroutines run
@@ -41,66 +36,6 @@ func checkGoroutines(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	})
-}
-
-// syncBuffer is a bytes.Buffer safe for a process's output goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startTool runs a DCMTK server (TCP_NODELAY=1, see performance notes) that
-// listens on port, waits until it accepts connections and stops it at the
-// end of the test. Its output is logged when the test fails.
-func startTool(t testing.TB, tool string, port int, args ...string) *syncBuffer {
-	t.Helper()
-	path := testutil.RequireTool(t, tool)
-	out := &syncBuffer{}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", tool, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("%s output:\n%s", tool, out.String())
-		}
-	})
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return out
-		}
-		select {
-		case <-exited:
-			t.Fatalf("%s exited early:\n%s", tool, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not listen on %s: %v\n%s", tool, addr, err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // part10 is a DICOM file split into its File Meta Information and the

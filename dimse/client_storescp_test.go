@@ -3,6 +3,7 @@ package dimse
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -14,9 +15,10 @@ import (
 // TestClientStorescp stores every corpus file into DCMTK storescp, in
 // bit-preserving mode (+B: it writes the data set exactly as received,
 // behind a File Meta Information of its own), and checks that each data
-// set arrived byte for byte. Runs with small PDUs both ways (4096: every
-// instance in many fragments) and with large ones (ours 1 MiB, storescp's
-// maximum 128 KiB).
+// set arrived byte for byte. Runs with large PDUs (ours 1 MiB, storescp's
+// maximum 128 KiB), and with small ones both ways (4096: every instance in
+// many fragments) over one file of each SOP class and transfer syntax and
+// the largest file: the whole corpus in 4 KiB fragments only takes longer.
 func TestClientStorescp(t *testing.T) {
 	testutil.RequireTool(t, "storescp")
 	var files []part10
@@ -34,16 +36,22 @@ func TestClientStorescp(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		ourPDU, scpPDU uint32
+		subset         bool
 	}{
-		{"pdu4096", 4096, 4096},
-		{"pdu1MiB", 1 << 20, 131072},
+		{"pdu1MiB", 1 << 20, 131072, false},
+		{"pdu4096", 4096, 4096, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkGoroutines(t)
+			files, invalid := files, invalid
+			if tc.subset {
+				files, invalid = storageSubset(files), nil
+			}
 			dir := t.TempDir()
-			port := testutil.FreePort(t)
-			startTool(t, "storescp", port, "-aet", "STORESCP", "-od", dir, "+B", "-pm", "+xa", "-dhl",
-				"-pdu", strconv.Itoa(int(tc.scpPDU)), strconv.Itoa(port))
+			port, _ := testutil.StartServer(t, "storescp", nil, func(port int) []string {
+				return []string{"-aet", "STORESCP", "-od", dir, "+B", "-pm", "+xa", "-dhl",
+					"-pdu", strconv.Itoa(int(tc.scpPDU)), strconv.Itoa(port)}
+			})
 
 			ctx := testCtx(t, 2*time.Minute)
 			c := &Client{AETitle: "SHARDSCU", MaxPDULength: tc.ourPDU}
@@ -102,4 +110,26 @@ func padEven(data []byte) []byte {
 		return append(append([]byte(nil), data...), 0)
 	}
 	return data
+}
+
+// storageSubset is the first file of each (SOP class, transfer syntax)
+// pair of files, and the largest file.
+func storageSubset(files []part10) []part10 {
+	var out []part10
+	seen := make(map[[2]string]bool)
+	largest := 0
+	for i, f := range files {
+		if len(f.data) > len(files[largest].data) {
+			largest = i
+		}
+		k := [2]string{f.meta.MediaStorageSOPClassUID, f.meta.TransferSyntaxUID}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, f)
+		}
+	}
+	if !slices.ContainsFunc(out, func(f part10) bool { return f.path == files[largest].path }) {
+		out = append(out, files[largest])
+	}
+	return out
 }

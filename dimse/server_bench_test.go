@@ -3,7 +3,6 @@ package dimse
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -48,7 +47,7 @@ func TestCompareStorescp(t *testing.T) {
 		t.Skip("set SHARDPACS_BENCH=1 to compare with storescp")
 	}
 	testutil.RequireTool(t, "storescu")
-	storescp := testutil.RequireTool(t, "storescp")
+	testutil.RequireTool(t, "storescp")
 	ct := filepath.Join(testutil.CorpusDir(t), "grailbio-examples", "CT-MONO2-16-ort.dcm")
 	const n = 500
 	run := func(host, port string) float64 {
@@ -63,14 +62,9 @@ func TestCompareStorescp(t *testing.T) {
 	h, p := hostPort(srvStart(t, &Server{Store: discardStore{}}))
 	ours := run(h, p)
 
-	port := strconv.Itoa(testutil.FreePort(t))
-	scp := exec.Command(storescp, "--ignore", port)
-	scp.Env = append(os.Environ(), "TCP_NODELAY=1")
-	if err := scp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = scp.Process.Kill(); _ = scp.Wait() }()
-	waitPort(t, "127.0.0.1:"+port)
-	theirs := run("127.0.0.1", port)
+	port, _ := testutil.StartServer(t, "storescp", nil, func(port int) []string {
+		return []string{"--ignore", strconv.Itoa(port)}
+	})
+	theirs := run("127.0.0.1", strconv.Itoa(port))
 	t.Logf("%d x CT-MONO2-16-ort.dcm: shardpacs %.0f inst/s, storescp --ignore %.0f inst/s, ratio %.2f", n, ours, theirs, ours/theirs)
 }

@@ -257,28 +257,21 @@ func storescuConfig(t *testing.T, files []p10) (string, string) {
 // receive is what storescp receives, not the file's bytes.
 func storescpReference(t *testing.T, files []p10) map[[32]byte]p10 {
 	t.Helper()
-	storescp := testutil.RequireTool(t, "storescp")
 	dir := t.TempDir()
-	port := strconv.Itoa(testutil.FreePort(t))
+	scpPort, _ := testutil.StartServer(t, "storescp", nil, func(port int) []string {
+		return []string{"-B", "+xa", "+uf", "-od", dir, "-aet", "SHARDPACS", strconv.Itoa(port)}
+	})
+	port := strconv.Itoa(scpPort)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
-	scp := exec.CommandContext(ctx, storescp, "-B", "+xa", "+uf", "-od", dir, "-aet", "SHARDPACS", port)
-	scp.Env = append(os.Environ(), "TCP_NODELAY=1")
-	var scpOut bytes.Buffer
-	scp.Stdout, scp.Stderr = &scpOut, &scpOut
-	if err := scp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = scp.Process.Kill(); _ = scp.Wait() }()
-	waitPort(t, "127.0.0.1:"+port)
 	cfg, profile := storescuConfig(t, files)
 	args := []string{"-aec", "SHARDPACS", "-xf", cfg, profile, "-nh", "127.0.0.1", port}
 	for _, f := range files {
 		args = append(args, f.path)
 	}
+	// storescp writes each file before it answers the C-STORE-RQ, so all
+	// are in dir once storescu has exited.
 	out, _ := runDCMTK(ctx, t, "storescu", args...)
-	_ = scp.Process.Kill()
-	_ = scp.Wait()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -306,21 +299,7 @@ func storescpReference(t *testing.T, files []p10) map[[32]byte]p10 {
 		ref[sum] = p10{path: name, ts: ts, sum: sum, size: len(ds)}
 	}
 	if len(ref) == 0 {
-		t.Fatalf("storescp received nothing:\n%s\n%s", out, scpOut.String())
+		t.Fatalf("storescp received nothing:\n%s", out)
 	}
 	return ref
-}
-
-// waitPort waits until something listens on addr.
-func waitPort(t *testing.T, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on %s", addr)
 }

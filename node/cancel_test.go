@@ -92,19 +92,35 @@ var (
 	findscuCancelLine  = regexp.MustCompile(`(?m)^I: Sending Cancel Request`)
 )
 
-// TestFindscuCancel: findscu --cancel 2 against a node holding many
+// cancelSeries × cancelPerSeries synthetic instances are what the C-FIND
+// cancel tests match: enough that the node cannot have queued every
+// response into the loopback socket buffers before a C-CANCEL-RQ sent
+// after the third arrives (TestFindCancel/client relies on it).
+const cancelSeries, cancelPerSeries = 4, 100
+
+// TestFindCancel cancels C-FINDs of the synthetic instances three ways
+// over one node: storing the instances (each a commit of four shares and
+// an index row) is what these tests spend their time on, so they are
+// stored once for the three.
+func TestFindCancel(t *testing.T) {
+	tn := startNode(t, nil)
+	storeSynthetic(t, tn, cancelSeries, cancelPerSeries)
+	t.Run("findscu", func(t *testing.T) { testFindscuCancel(t, tn) })
+	t.Run("handler", func(t *testing.T) { testFindHandlerCancel(t, tn) })
+	t.Run("client", func(t *testing.T) { testClientFindCancel(t, tn) })
+}
+
+// testFindscuCancel: findscu --cancel 2 against a node holding many
 // matches. DCMTK sends its C-CANCEL-RQ after the second response; whether
 // the node has already queued every response into the loopback socket
 // buffers by then is a race the test cannot control from outside findscu,
 // so it asserts the interoperable part: the C-CANCEL-RQ is accepted without
 // a protocol error, the final response is 0xFE00 (cancel, with fewer than
 // all matches) or 0x0000 (the node had finished), and the node goes on
-// serving. TestFindHandlerCancel and TestClientFindCancel assert 0xFE00
+// serving. The handler and client subtests assert 0xFE00
 // deterministically.
-func TestFindscuCancel(t *testing.T) {
-	tn := startNode(t, nil)
-	const series, per = 4, 75
-	storeSynthetic(t, tn, series, per)
+func testFindscuCancel(t *testing.T, tn *testNode) {
+	const series, per = cancelSeries, cancelPerSeries
 
 	out, err := runTool(t, "", "findscu", "-v", "--cancel", "2", "-aec", tn.cfg.AETitle, "-aet", "VIEWER", "-S",
 		"-k", "QueryRetrieveLevel=IMAGE", "-k", "StudyInstanceUID="+cancelStudy, "-k", "SOPInstanceUID",
@@ -157,13 +173,11 @@ func (r *cancellingResponder) Pending([]byte) error {
 	return nil
 }
 
-// TestFindHandlerCancel: the node's C-FIND handler stops streaming matches
+// testFindHandlerCancel: the node's C-FIND handler stops streaming matches
 // as soon as its context is cancelled (what dimse.Server does on a
 // C-CANCEL-RQ, answering 0xFE00 itself); deterministic, no network.
-func TestFindHandlerCancel(t *testing.T) {
-	tn := startNode(t, nil)
-	const series, per = 2, 50
-	storeSynthetic(t, tn, series, per)
+func testFindHandlerCancel(t *testing.T, tn *testNode) {
+	const series, per = cancelSeries, cancelPerSeries
 	ident, err := dcm.EncodeIdentifier([]dcm.Element{
 		{Tag: dcm.TagQueryRetrieveLevel, Value: "IMAGE"},
 		{Tag: dcm.TagStudyInstanceUID, Value: cancelStudy},
@@ -196,12 +210,10 @@ func TestFindHandlerCancel(t *testing.T) {
 	}
 }
 
-// TestClientFindCancel: our client cancels a C-FIND from its result
+// testClientFindCancel: our client cancels a C-FIND from its result
 // callback; the node answers 0xFE00, and the association stays usable.
-func TestClientFindCancel(t *testing.T) {
-	tn := startNode(t, nil)
-	const series, per = 4, 100
-	storeSynthetic(t, tn, series, per)
+func testClientFindCancel(t *testing.T, tn *testNode) {
+	const series, per = cancelSeries, cancelPerSeries
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	// A small receive buffer makes the node block on TCP flow control after a
@@ -302,14 +314,28 @@ func newCancelFixture(t *testing.T, n int) *cancelFixture {
 	return &cancelFixture{tn: tn, dest: dest, sops: sops}
 }
 
-// TestClientMoveCancel cancels a C-MOVE with our client once two
+// retrieveCancelN synthetic instances, one series, are what the C-MOVE
+// and C-GET cancel tests retrieve: the cancel comes after two or three
+// sub-operations of 10-30 ms each, so ~20 remain, and the full retrieve
+// that follows each cancel stays short.
+const retrieveCancelN = 24
+
+// TestClientRetrieveCancel cancels a C-MOVE and a C-GET with our client,
+// over one node holding the instances (stored once for both).
+func TestClientRetrieveCancel(t *testing.T) {
+	f := newCancelFixture(t, retrieveCancelN)
+	t.Run("move", func(t *testing.T) { testClientMoveCancel(t, f) })
+	t.Run("get", func(t *testing.T) { testClientGetCancel(t, f) })
+}
+
+// testClientMoveCancel cancels a C-MOVE with our client once two
 // sub-operations are reported complete: the final response is 0xFE00 with
 // Remaining > 0 and Completed + Failed + Warning + Remaining = all; the
 // destination got no more than the node counts, and the node keeps
 // serving (a full C-MOVE on the same association afterwards).
-func TestClientMoveCancel(t *testing.T) {
-	const n = 40
-	f := newCancelFixture(t, n)
+func testClientMoveCancel(t *testing.T, f *cancelFixture) {
+	const n = retrieveCancelN
+	f.dest.received.Store(0)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cc, err := (&dimse.Client{AETitle: "VIEWER"}).Dial(ctx, f.tn.addr, f.tn.cfg.AETitle, dimse.QueryRetrieveContexts())
@@ -345,12 +371,11 @@ func TestClientMoveCancel(t *testing.T) {
 	}
 }
 
-// TestClientGetCancel cancels a C-GET from the store handler of our client
+// testClientGetCancel cancels a C-GET from the store handler of our client
 // (a slow C-STORE SCP on the same association): 0xFE00 with counts, and a
 // full C-GET on the same association afterwards.
-func TestClientGetCancel(t *testing.T) {
-	const n = 40
-	f := newCancelFixture(t, n)
+func testClientGetCancel(t *testing.T, f *cancelFixture) {
+	const n = retrieveCancelN
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	props := append(dimse.QueryRetrieveContexts(),

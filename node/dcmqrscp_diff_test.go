@@ -3,7 +3,6 @@ package node
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -21,14 +20,14 @@ import (
 // a temporary folder, and returns its port.
 func startDcmqrscp(t *testing.T) string {
 	t.Helper()
-	path := testutil.RequireTool(t, "dcmqrscp")
 	dir := t.TempDir()
 	db := filepath.Join(dir, "db")
 	if err := os.Mkdir(db, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	port := testutil.FreePort(t)
-	cfg := fmt.Sprintf(`NetworkTCPPort = %d
+	cfgPath := filepath.Join(dir, "dcmqrscp.cfg")
+	port, _ := testutil.StartServer(t, "dcmqrscp", nil, func(port int) []string {
+		cfg := fmt.Sprintf(`NetworkTCPPort = %d
 MaxPDUSize = 16384
 MaxAssociations = 16
 HostTable BEGIN
@@ -39,17 +38,11 @@ AETable BEGIN
 DCMQRSCP %s RW (500, 1024mb) ANY
 AETable END
 `, port, db)
-	cfgPath := filepath.Join(dir, "dcmqrscp.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(path, "-c", cfgPath, strconv.Itoa(port))
-	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitPort(t, port)
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return []string{"-c", cfgPath, strconv.Itoa(port)}
+	})
 	return strconv.Itoa(port)
 }
 

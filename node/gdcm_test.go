@@ -116,7 +116,7 @@ func TestGDCMEcho(t *testing.T) {
 // STUDY; universal and single-value keys) and compares the identifiers the
 // node returned with the matches computed from the corpus files.
 func TestGDCMFind(t *testing.T) {
-	files := testutil.CorpusFiles(t)
+	files := lightCorpus(t)
 	testutil.RequireTool(t, "gdcmscu")
 	tn := startNode(t, nil)
 	storeCorpus(t, tn, files, 2)

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,7 +109,7 @@ func readPart10(t *testing.T, path string) (*dcm.FileMeta, []byte, bool) {
 // and are compared byte for byte with the files.
 func TestPydicomFiles(t *testing.T) {
 	files := pydicomPart10(t)
-	port, destDir := startBitPreservingStorescp(t, "DEST")
+	port, destDir := startStorescpArgs(t, "DEST", "+xa", "+B")
 	tn := startNode(t, func(c *config.Config) {
 		c.Peers = append(c.Peers, config.Peer{AETitle: "DEST", Host: "127.0.0.1", Port: port})
 	})
@@ -241,24 +239,6 @@ func storeWithClient(t *testing.T, tn *testNode, f pydicomFile) dimse.Status {
 		t.Fatalf("store %s: no response: %v", filepath.Base(f.path), err)
 	}
 	return st
-}
-
-// startBitPreservingStorescp starts storescp writing what it receives
-// exactly as received (+B), accepting every transfer syntax (+xa).
-func startBitPreservingStorescp(t *testing.T, ae string) (int, string) {
-	t.Helper()
-	t.Helper()
-	path := testutil.RequireTool(t, "storescp")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	cmd := exec.Command(path, "-aet", ae, "+xa", "+B", "-od", dir, strconv.Itoa(port))
-	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitPort(t, port)
-	return port, dir
 }
 
 // withoutStorescuRewrites drops from a dcmdump listing what storescu

@@ -2,13 +2,18 @@ package node
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,57 +25,97 @@ import (
 )
 
 // startStorescp starts DCMTK storescp as AE title ae on a free port,
-// writing what it receives into a new folder; it returns the port and the
-// folder.
+// accepting every transfer syntax (+xa) and writing what it receives into
+// a new folder; it returns the port and the folder.
 func startStorescp(t *testing.T, ae string) (int, string) {
 	t.Helper()
 	return startStorescpArgs(t, ae, "+xa")
 }
 
-// startStorescpArgs is startStorescp with storescp's transfer syntax
-// option (+xa: accept all; +xi: Implicit VR LE only...).
-func startStorescpArgs(t *testing.T, ae, tsOption string) (int, string) {
+// startStorescpArgs is startStorescp with other storescp options than +xa
+// (+xi: Implicit VR LE only; +B: write data sets as received; the TLS
+// options...).
+func startStorescpArgs(t *testing.T, ae string, opts ...string) (int, string) {
 	t.Helper()
-	path := testutil.RequireTool(t, "storescp")
 	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	cmd := exec.Command(path, "-aet", ae, tsOption, "-od", dir, strconv.Itoa(port))
-	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitPort(t, port)
+	port, _ := testutil.StartServer(t, "storescp", nil, func(port int) []string {
+		return append(append([]string{"-aet", ae, "-od", dir}, opts...), strconv.Itoa(port))
+	})
 	return port, dir
-}
-
-func waitPort(t *testing.T, port int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on port %d", port)
 }
 
 // dumpDataSet is dcmdump's full listing of a file's data set (File Meta
 // Information left out): an independent view to compare instances with.
 func dumpDataSet(t *testing.T, path string) string {
 	t.Helper()
-	out, err := runTool(t, "", "dcmdump", "+L", "-q", path)
+	testutil.RequireTool(t, "dcmdump")
+	ds, err := dcmdumpDataSet(path)
 	if err != nil {
-		t.Fatalf("dcmdump %s: %v\n%s", path, err, out)
+		t.Fatal(err)
 	}
-	_, ds, ok := strings.Cut(out, "# Dicom-Data-Set")
+	return ds
+}
+
+// dcmdumpDataSet is dumpDataSet for any goroutine (dcmdump must be on
+// PATH).
+func dcmdumpDataSet(path string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "dcmdump", "+L", "-q", path).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("dcmdump %s: %v\n%s", path, err, out)
+	}
+	_, ds, ok := strings.Cut(string(out), "# Dicom-Data-Set")
 	if !ok {
-		t.Fatalf("dcmdump %s: no data set", path)
+		return "", fmt.Errorf("dcmdump %s: no data set", path)
 	}
-	return normalizeDump(ds)
+	return normalizeDump(ds), nil
+}
+
+// dumpDigests maps the SHA-256 of a file's bytes to the SHA-256 of its
+// dumpDataSet: a dcmdump +L of a large image costs ~0.1 s, and the same
+// corpus files (and the same received files) are compared again and again.
+var dumpDigests sync.Map
+
+// dumpDigest is the SHA-256 of dcmdumpDataSet(path), cached by content.
+func dumpDigest(path string) ([32]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	key := sha256.Sum256(b)
+	if d, ok := dumpDigests.Load(key); ok {
+		return d.([32]byte), nil
+	}
+	ds, err := dcmdumpDataSet(path)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	d := sha256.Sum256([]byte(ds))
+	dumpDigests.Store(key, d)
+	return d, nil
+}
+
+// sameDump reports whether the files sent and received have the same
+// dumpDataSet; when not, diff says where they differ.
+func sameDump(sent, received string) (same bool, diff string, err error) {
+	a, err := dumpDigest(sent)
+	if err != nil {
+		return false, "", err
+	}
+	b, err := dumpDigest(received)
+	if err != nil || a == b {
+		return err == nil, "", err
+	}
+	da, err := dcmdumpDataSet(sent)
+	if err != nil {
+		return false, "", err
+	}
+	db, err := dcmdumpDataSet(received)
+	if err != nil {
+		return false, "", err
+	}
+	return false, firstDiff(da, db), nil
 }
 
 // normalizeDump removes from a dcmdump listing what a receiver may
@@ -114,14 +159,40 @@ func checkReceived(t *testing.T, dir string, want []fileMeta) {
 	if len(got) != len(want) {
 		t.Errorf("received %d instances, want %d", len(got), len(want))
 	}
+	testutil.RequireTool(t, "dcmdump")
+	// The dcmdump runs are what this costs: run them on every CPU.
+	type pair struct{ sent, received string }
+	var pairs []pair
 	for _, w := range want {
 		p, ok := got[w.sopInstance]
 		if !ok {
 			t.Errorf("instance from %s not received", filepath.Base(w.path))
 			continue
 		}
-		if a, b := dumpDataSet(t, w.path), dumpDataSet(t, p); a != b {
-			t.Errorf("instance from %s received with a different data set: %s", filepath.Base(w.path), firstDiff(a, b))
+		pairs = append(pairs, pair{w.path, p})
+	}
+	errs := make([]string, len(pairs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.NumCPU(), len(pairs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < len(pairs); i = int(next.Add(1)) - 1 {
+				same, diff, err := sameDump(pairs[i].sent, pairs[i].received)
+				switch {
+				case err != nil:
+					errs[i] = err.Error()
+				case !same:
+					errs[i] = fmt.Sprintf("instance from %s received with a different data set: %s", filepath.Base(pairs[i].sent), diff)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e != "" {
+			t.Error(e)
 		}
 	}
 }
@@ -136,7 +207,7 @@ type retrieveFixture struct {
 
 func newRetrieveFixture(t *testing.T, mutate func(*config.Config)) *retrieveFixture {
 	t.Helper()
-	files := testutil.CorpusFiles(t)
+	files := lightCorpus(t)
 	port, dir := startStorescp(t, "DEST")
 	tn := startNode(t, func(c *config.Config) {
 		c.Peers = append(c.Peers, config.Peer{AETitle: "DEST", Host: "127.0.0.1", Port: port})
@@ -146,6 +217,27 @@ func newRetrieveFixture(t *testing.T, mutate func(*config.Config)) *retrieveFixt
 	})
 	storeCorpus(t, tn, files, 2)
 	return &retrieveFixture{tn: tn, destDir: dir, files: validCorpus(t, files)}
+}
+
+// lightCorpus is the corpus without its compressed files over 1 MiB:
+// seven JPEG images, 60% of its bytes, that storing costs seconds and that
+// the retrieval and query tests gain nothing from (every study but one
+// stays, the biggest study and the uncompressed files whole; the full
+// corpus goes through the node in TestStoreAndFindWithDCMTK).
+func lightCorpus(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, f := range testutil.CorpusFiles(t) {
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := fileTS(t, f)
+		if st.Size() <= 1<<20 || ts == uid.ExplicitVRLittleEndian || ts == uid.ImplicitVRLittleEndian {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // biggestStudy returns the study with the most instances and its files.

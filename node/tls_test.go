@@ -2,10 +2,7 @@ package node
 
 import (
 	"errors"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -23,18 +20,7 @@ import (
 // returns the port and the folder it writes to.
 func startStorescpTLS(t *testing.T, ae string, pair testpki.Pair, caFile string) (int, string) {
 	t.Helper()
-	path := testutil.RequireTool(t, "storescp")
-	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	args := append(pair.DCMTK(caFile), "-rc", "-aet", ae, "-od", dir, strconv.Itoa(port))
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitPort(t, port)
-	return port, dir
+	return startStorescpArgs(t, ae, append(pair.DCMTK(caFile), "-rc")...)
 }
 
 // TestNodeTLS: the node's TLS listener with DCMTK: echoscu and storescu

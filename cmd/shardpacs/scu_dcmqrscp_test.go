@@ -57,8 +57,9 @@ func startQR(t *testing.T) *qrServer {
 	if err := os.Mkdir(db, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	port := testutil.FreePort(t)
-	cfg := fmt.Sprintf(`NetworkTCPPort = %d
+	cfgPath := filepath.Join(dir, "dcmqrscp.cfg")
+	port, _ := testutil.StartServer(t, "dcmqrscp", nil, func(port int) []string {
+		cfg := fmt.Sprintf(`NetworkTCPPort = %d
 MaxPDUSize = 16384
 MaxAssociations = 16
 HostTable BEGIN
@@ -71,12 +72,12 @@ AETable BEGIN
 DCMQRSCP %s RW (200, 1024mb) ANY
 AETable END
 `, port, testutil.FreePort(t), strings.Split(destAddr, ":")[1], db)
-	cfgPath := filepath.Join(dir, "dcmqrscp.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// +xy: accept JPEG Baseline too, so that most of the corpus goes in.
-	startTool(t, "dcmqrscp", port, "-c", cfgPath, "+xy", "-dhl", strconv.Itoa(port))
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// +xy: accept JPEG Baseline too, so that most of the corpus goes in.
+		return []string{"-c", cfgPath, "+xy", "-dhl", strconv.Itoa(port)}
+	})
 	s := &qrServer{addr: "127.0.0.1:" + strconv.Itoa(port), destDir: destDir, dbDir: db}
 
 	r := runCLI(t, s.args("store", testutil.CorpusDir(t))...)

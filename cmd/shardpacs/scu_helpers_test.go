@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -67,56 +65,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// startTool runs a DCMTK server listening on port (TCP_NODELAY=1 in its
-// environment), waits until it accepts connections and kills it at the end
-// of the test; its output is logged when the test failed.
-func startTool(t *testing.T, tool string, port int, args ...string) {
-	t.Helper()
-	path := testutil.RequireTool(t, tool)
-	out := &syncBuffer{}
-	cmd := exec.Command(path, args...)
-	cmd.Env = append(os.Environ(), "TCP_NODELAY=1")
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", tool, err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("%s output:\n%s", tool, out.String())
-		}
-	})
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-exited:
-			t.Fatalf("%s exited early:\n%s", tool, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not listen on %s: %v\n%s", tool, addr, err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // startStorescp starts a bit-preserving storescp with AE title ae writing
 // into a new folder; it returns the address and the folder.
 func startStorescp(t *testing.T, ae string) (addr, dir string) {
 	t.Helper()
-	testutil.RequireTool(t, "storescp")
 	dir = t.TempDir()
-	port := testutil.FreePort(t)
-	startTool(t, "storescp", port, "-aet", ae, "-od", dir, "+B", "-pm", "+xa", "-dhl", strconv.Itoa(port))
+	port, _ := testutil.StartServer(t, "storescp", nil, func(port int) []string {
+		return []string{"-aet", ae, "-od", dir, "+B", "-pm", "+xa", "-dhl", strconv.Itoa(port)}
+	})
 	return "127.0.0.1:" + strconv.Itoa(port), dir
 }
 

@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -39,25 +38,8 @@ func buildServeBinary(t *testing.T) string {
 type servedNode struct {
 	cmd    *exec.Cmd
 	port   string
-	stderr *serveLogBuffer
+	stderr *syncBuffer
 	done   chan error
-}
-
-type serveLogBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *serveLogBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *serveLogBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // startServe starts the real binary with args and waits for its
@@ -71,7 +53,7 @@ func startServe(t *testing.T, args ...string) *servedNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sn := &servedNode{cmd: cmd, stderr: &serveLogBuffer{}, done: make(chan error, 1)}
+	sn := &servedNode{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	cmd.Stderr = sn.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -139,13 +121,10 @@ func TestServeAcceptanceConfig(t *testing.T) {
 	files := testutil.CorpusFiles(t)
 	testutil.RequireTool(t, "storescp")
 
-	destPort := testutil.FreePort(t)
 	destDir := t.TempDir()
-	scp := exec.Command(testutil.RequireTool(t, "storescp"), "-aet", "TESTDEST", "-od", destDir, strconv.Itoa(destPort))
-	if err := scp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = scp.Process.Kill(); _ = scp.Wait() })
+	destPort, _ := testutil.StartServer(t, "storescp", nil, func(port int) []string {
+		return []string{"-aet", "TESTDEST", "-od", destDir, strconv.Itoa(port)}
+	})
 
 	data := filepath.Join(t.TempDir(), "data")
 	sn := startServe(t, "--config", cfgFile, "--data", data, "--listen", "127.0.0.1:0",

@@ -112,27 +112,13 @@ func TestInteropEchoscuRejected(t *testing.T) {
 // role selection, asynchronous window, extended negotiation sub-items) and
 // its A-ASSOCIATE-AC and A-RELEASE-RP decode.
 func TestInteropStorescp(t *testing.T) {
-	storescp := testutil.RequireTool(t, "storescp")
-	port := testutil.FreePort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, storescp, "-od", t.TempDir(), strconv.Itoa(port))
-	var out strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); _ = cmd.Wait() }()
-
-	var conn net.Conn
-	var err error
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if conn, err = net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			break
-		}
-	}
+	dir := t.TempDir()
+	port, _ := testutil.StartServer(t, "storescp", nil, func(port int) []string {
+		return []string{"-od", dir, strconv.Itoa(port)}
+	})
+	conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
-		t.Fatalf("storescp did not listen: %v\n%s", err, out.String())
+		t.Fatal(err)
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(15 * time.Second))
@@ -144,11 +130,11 @@ func TestInteropStorescp(t *testing.T) {
 	}
 	p, err := ReadPDU(conn, Limits{})
 	if err != nil {
-		t.Fatalf("reading storescp's answer: %v\n%s", err, out.String())
+		t.Fatalf("reading storescp's answer: %v", err)
 	}
 	ac, ok := p.(*AssociateAC)
 	if !ok {
-		t.Fatalf("got %#v, want *AssociateAC\n%s", p, out.String())
+		t.Fatalf("got %#v, want *AssociateAC", p)
 	}
 	if len(ac.PresentationContexts) != len(rq.PresentationContexts) || ac.PresentationContexts[0].ID != 1 ||
 		ac.PresentationContexts[0].Result != ContextAccepted || ac.PresentationContexts[0].TransferSyntax != "1.2.840.10008.1.2" ||

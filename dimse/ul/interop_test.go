@@ -137,26 +137,16 @@ func TestInteropEchoscu(t *testing.T) {
 
 // TestInteropStorescp: Request against DCMTK's storescp, then release.
 func TestInteropStorescp(t *testing.T) {
-	storescp := testutil.RequireTool(t, "storescp")
 	goroutineCheck(t)
-	port := testutil.FreePort(t)
+	dir := t.TempDir()
+	port, _ := testutil.StartServer(t, "storescp", nil, func(port int) []string {
+		return []string{"-aet", "STORESCP", "-od", dir, strconv.Itoa(port)}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, storescp, "-aet", "STORESCP", "-od", t.TempDir(), strconv.Itoa(port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	var conn net.Conn
-	var err error
-	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
-		if conn, err = net.Dial("tcp", addr); err == nil {
-			break
-		}
-	}
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 	if err != nil {
-		t.Fatalf("storescp not listening: %v", err)
+		t.Fatal(err)
 	}
 	a, err := Request(ctx, conn, &RequestConfig{CallingAETitle: "SHARDPACS", CalledAETitle: "STORESCP"})
 	if err != nil {

@@ -122,28 +122,11 @@ func TestStorescuFindscuTLS(t *testing.T) {
 // a temporary folder. It returns the port and the folder.
 func startStorescp(t *testing.T, aet string, kp keyPair, caFile string) (int, string) {
 	t.Helper()
-	path := testutil.RequireTool(t, "storescp")
 	dir := t.TempDir()
-	port := testutil.FreePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := execCommand(ctx, path, "+tls", kp.keyFile, kp.certFile, "-pw", "+cf", caFile,
-		"-aet", aet, "-od", dir, strconv.Itoa(port))
-	var out syncBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cancel()
-		<-exited
-		if t.Failed() {
-			t.Logf("storescp output:\n%s", out.String())
-		}
+	port, _ := testutil.StartServer(t, "storescp", nil, func(port int) []string {
+		return []string{"+tls", kp.keyFile, kp.certFile, "-pw", "+cf", caFile,
+			"-aet", aet, "-od", dir, strconv.Itoa(port)}
 	})
-	waitListening(t, port, exited)
 	return port, dir
 }
 
