@@ -172,7 +172,8 @@ func ephemeralLow() int {
 // the program exits before listening (its port was taken after all), it is
 // started again on another port, up to five times; a program that neither
 // listens nor exits within 30 s fails the test. The process is killed and
-// reaped at the end of the test. env entries are added to the environment
+// reaped at the end of the test, and its output logged if the test
+// failed. env entries are added to the environment
 // (DCMTK tools want TCP_NODELAY=1, which is always set).
 func StartServer(t testing.TB, tool string, env []string, args func(port int) []string) (int, *exec.Cmd) {
 	t.Helper()
@@ -197,6 +198,9 @@ func StartServer(t testing.TB, tool string, env []string, args func(port int) []
 				t.Cleanup(func() {
 					_ = cmd.Process.Kill()
 					<-exited
+					if t.Failed() {
+						t.Logf("testutil: output of %s (port %d):\n%s", tool, port, out.String())
+					}
 				})
 				return port, cmd
 			}
