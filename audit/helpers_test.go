@@ -2,35 +2,20 @@ package audit
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/shardpacs/shardpacs/internal/testutil"
 )
 
 var fixedNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
 // syncBuffer is a bytes.Buffer safe for the tests' concurrent reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // bufLogger returns a Logger writing to a buffer with a fixed clock and
 // the AE title "SHARDPACS".

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,7 +48,7 @@ func startNode(t *testing.T, mutate func(*config.Config)) *testNode {
 	if err != nil {
 		t.Fatalf("OpenDir: %v", err)
 	}
-	logs := &lockedWriter{w: &bytes.Buffer{}}
+	logs := &lockedWriter{}
 	log := zerolog.New(logs).Level(zerolog.InfoLevel)
 	n, err := New(cfg, arch, log)
 	if err != nil {
@@ -138,22 +136,7 @@ func readMeta(t *testing.T, path string) (fileMeta, bool) {
 }
 
 // lockedWriter serialises writes to a buffer shared with the test.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.String()
-}
+type lockedWriter = testutil.SyncBuffer
 
 // writeFile writes data under dir and returns its path.
 func writeFile(t *testing.T, dir, name string, data []byte) string {

@@ -61,7 +61,7 @@ func startSecureNode(t *testing.T, mutate func(*config.Config)) *secureNode {
 		t.Fatalf("audit.Open: %v", err)
 	}
 	al.SetSource(audit.Source{AETitle: cfg.AETitle})
-	logs := &lockedWriter{w: &bytes.Buffer{}}
+	logs := &lockedWriter{}
 	n, err := NewWithOptions(cfg, arch, Options{Log: zerolog.New(logs).Level(zerolog.InfoLevel), Audit: al})
 	if err != nil {
 		arch.Close()

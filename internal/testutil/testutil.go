@@ -8,6 +8,7 @@
 package testutil
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -220,4 +222,25 @@ func StartServer(t testing.TB, tool string, env []string, args func(port int) []
 	}
 	t.Fatalf("testutil: %v", lastErr)
 	return 0, nil
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writers (a process's
+// output goroutines, a logger on several goroutines) and a reading test.
+// Its zero value is empty and ready.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
