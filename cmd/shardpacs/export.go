@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 
 	"github.com/shardpacs/shardpacs/archive"
-	"github.com/shardpacs/shardpacs/archive/index"
 	"github.com/shardpacs/shardpacs/dcm"
 )
 
@@ -18,11 +17,9 @@ func init() {
 
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := newArchiveFlags("export", "export (--patient ID | --study UID | --series UID | --instance UID) --out DIR", stderr)
-	var patient, study, series, instance, out string
-	o.fs.StringVar(&patient, "patient", "", "export every instance of the patient with this `ID`")
-	o.fs.StringVar(&study, "study", "", "export the study with this Study Instance `UID`")
-	o.fs.StringVar(&series, "series", "", "export the series with this Series Instance `UID`")
-	o.fs.StringVar(&instance, "instance", "", "export the instance with this SOP Instance `UID`")
+	var lf levelFlags
+	lf.register(o.fs, "export")
+	var out string
 	o.fs.StringVar(&out, "out", "", "`DIR` to write <SOPInstanceUID>.dcm files into (created if needed)")
 	rest, err := parseArgs(o.fs, args)
 	if err != nil {
@@ -31,19 +28,8 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(rest) > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])
 	}
-	var level index.Level
-	var key string
-	n := 0
-	for _, c := range []struct {
-		l index.Level
-		v string
-	}{{index.LevelPatient, patient}, {index.LevelStudy, study}, {index.LevelSeries, series}, {index.LevelImage, instance}} {
-		if c.v != "" {
-			level, key = c.l, c.v
-			n++
-		}
-	}
-	if n != 1 || out == "" {
+	level, key, ok := lf.selected()
+	if !ok || out == "" {
 		return fmt.Errorf("%w: give exactly one of --patient, --study, --series, --instance, and --out", errUsage)
 	}
 	cfg, err := o.load()
