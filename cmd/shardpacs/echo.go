@@ -18,19 +18,15 @@ func init() {
 // with the round-trip time; any failure is an error (exit status 1).
 func runEcho(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := newSCUFlags("echo", "echo [flags] HOST:PORT|PEER-AE", stderr)
-	pos, err := parseArgs(o.fs, args)
+	target, err := parseTarget(o.fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		o.fs.Usage()
-		return fmt.Errorf("%w: want exactly one target (HOST:PORT or a peer AE title)", errUsage)
 	}
 	cfg, err := o.load()
 	if err != nil {
 		return err
 	}
-	t, err := o.resolveTarget(cfg, pos[0])
+	t, err := o.resolveTarget(cfg, target)
 	if err != nil {
 		return err
 	}

@@ -41,13 +41,9 @@ func runFind(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	q.register(o.fs, levelStudy)
 	asJSON := o.fs.Bool("json", false, "print the matches as a JSON array")
 	noDefaults := o.fs.Bool("no-defaults", false, "ask only for the -k keys (by default the level's usual attributes are returned too)")
-	pos, err := parseArgs(o.fs, args)
+	target, err := parseTarget(o.fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		o.fs.Usage()
-		return fmt.Errorf("%w: want exactly one target (HOST:PORT or a peer AE title)", errUsage)
 	}
 	level, model, keys, err := q.resolve()
 	if err != nil {
@@ -64,7 +60,7 @@ func runFind(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	t, err := o.resolveTarget(cfg, pos[0])
+	t, err := o.resolveTarget(cfg, target)
 	if err != nil {
 		return err
 	}

@@ -120,13 +120,9 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	quiet := o.fs.Bool("q", false, "do not print a line per received instance")
 	var classes uidList
 	o.fs.Var(&classes, "sop-class", "storage SOP Class `UID` to accept (repeatable; replaces the default list of common classes)")
-	pos, err := parseArgs(o.fs, args)
+	target, err := parseTarget(o.fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		o.fs.Usage()
-		return fmt.Errorf("%w: want exactly one target (HOST:PORT or a peer AE title)", errUsage)
 	}
 	level, model, keys, err := q.resolve()
 	if err != nil {
@@ -139,7 +135,7 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	t, err := o.resolveTarget(cfg, pos[0])
+	t, err := o.resolveTarget(cfg, target)
 	if err != nil {
 		return err
 	}

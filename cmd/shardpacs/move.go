@@ -27,13 +27,9 @@ func runMove(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var q queryOptions
 	q.register(o.fs, levelStudy)
 	dest := o.fs.String("dest", "", "move destination `AE` title (default: our calling AE title)")
-	pos, err := parseArgs(o.fs, args)
+	target, err := parseTarget(o.fs, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		o.fs.Usage()
-		return fmt.Errorf("%w: want exactly one target (HOST:PORT or a peer AE title)", errUsage)
 	}
 	level, model, keys, err := q.resolve()
 	if err != nil {
@@ -43,7 +39,7 @@ func runMove(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	t, err := o.resolveTarget(cfg, pos[0])
+	t, err := o.resolveTarget(cfg, target)
 	if err != nil {
 		return err
 	}

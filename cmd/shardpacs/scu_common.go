@@ -61,6 +61,21 @@ func newSCUFlags(name, usage string, stderr io.Writer) *scuOptions {
 	return o
 }
 
+// parseTarget parses args (flags may come before or after positional
+// arguments) and returns the one positional argument: the target, as
+// HOST:PORT or a peer AE title.
+func parseTarget(fs *flag.FlagSet, args []string) (string, error) {
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return "", fmt.Errorf("%w: want exactly one target (HOST:PORT or a peer AE title)", errUsage)
+	}
+	return pos[0], nil
+}
+
 // parseArgs parses args with fs, flags and positional arguments in any
 // order ("find HOST:PORT --level STUDY"), and returns the positional ones.
 // After "--" everything is positional. A parse error wraps errUsage (the
