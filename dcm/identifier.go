@@ -128,7 +128,7 @@ func (d *idDecoder) rawDataSet(end int, enc dsEncoding, undefinedItem bool, dept
 				return nil, d.fail(off, t, "undefined length on a "+vr+" element")
 			}
 			if depth+1 > d.maxDepth {
-				return nil, &LimitError{What: "sequence depth > " + strconv.Itoa(d.maxDepth)}
+				return nil, depthError(d.maxDepth)
 			}
 			senc := enc
 			if vr == "UN" {

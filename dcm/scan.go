@@ -12,7 +12,7 @@ import (
 // data set. The zero value gives the defaults documented on each field.
 type Limits struct {
 	// MaxDepth is the deepest allowed nesting of sequences (PS3.5 §7.5);
-	// 0 means 32. Exceeding it is a *LimitError "sequence depth > N".
+	// 0 means 32. Exceeding it is a *LimitError "sequence depth > N" matching ErrDepth.
 	MaxDepth int
 	// MaxElementLength caps every defined element, item and fragment
 	// length; 0 means 0xFFFFFFFE (any defined length).
@@ -431,7 +431,7 @@ func (w *walker) openUndefined(top *frame, h header, off int64) error {
 
 func (w *walker) openSequence(f frame) error {
 	if w.depth+1 > w.maxDepth {
-		return &LimitError{What: "sequence depth > " + strconv.Itoa(w.maxDepth)}
+		return depthError(w.maxDepth)
 	}
 	w.depth++
 	w.push(f)

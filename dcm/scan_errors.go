@@ -6,7 +6,8 @@ import (
 )
 
 // Sentinel errors. Every error this package returns for bad input matches
-// exactly one of them with errors.Is.
+// exactly one of them with errors.Is, except ErrDepth, which narrows
+// ErrLimit.
 var (
 	// ErrFormat matches every *FormatError: the bytes are not a well-formed
 	// DICOM data set (PS3.5 §7). At the C-STORE boundary this is a
@@ -15,6 +16,11 @@ var (
 	// ErrLimit matches every *LimitError: a configured resource limit was
 	// exceeded. At the C-STORE boundary this is 0xA700 "out of resources".
 	ErrLimit = errors.New("dcm: limit exceeded")
+	// ErrDepth matches the *LimitError of sequences nested deeper than
+	// Limits.MaxDepth (it also matches ErrLimit). A nesting bomb is a
+	// malformed data set rather than a resource shortage: the node answers
+	// it with a 0xCxxx status, not 0xA700.
+	ErrDepth = errors.New("dcm: sequence depth limit")
 	// ErrNoPart10Header is returned by ReadPart10Header when the stream does
 	// not start with the 128-byte preamble and "DICM" prefix (PS3.10 §7.1)
 	// nor with a File Meta Information group; the stream may still be a raw
@@ -50,12 +56,20 @@ func (e *FormatError) Is(target error) bool { return target == ErrFormat }
 // matches ErrLimit.
 type LimitError struct {
 	What string // which limit, e.g. "sequence depth > 32"
+	Kind error  // a more specific sentinel it also matches (ErrDepth), or nil
 }
 
 func (e *LimitError) Error() string { return "dcm: limit exceeded: " + e.What }
 
-// Is reports whether target is ErrLimit.
-func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+// Is reports whether target is ErrLimit, or the error's Kind.
+func (e *LimitError) Is(target error) bool {
+	return target == ErrLimit || (e.Kind != nil && target == e.Kind)
+}
+
+// depthError is the LimitError of a nesting deeper than max.
+func depthError(max int) *LimitError {
+	return &LimitError{What: "sequence depth > " + strconv.Itoa(max), Kind: ErrDepth}
+}
 
 // CharsetError is the warning DecodeText returns for a Specific Character
 // Set term it does not know (PS3.3 C.12.1.1.2); the text is still decoded

@@ -441,7 +441,7 @@ func (t *transcoder) openUndefined(top *tframe, h header, off int64) error {
 
 func (t *transcoder) enterSequence() error {
 	if t.depth+1 > t.maxDepth {
-		return &LimitError{What: "sequence depth > " + strconv.Itoa(t.maxDepth)}
+		return depthError(t.maxDepth)
 	}
 	return nil
 }

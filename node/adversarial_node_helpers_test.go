@@ -43,22 +43,7 @@ import (
 const advTO = 10 * time.Second
 
 // advBuf is a goroutine-safe buffer (log capture).
-type advBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *advBuf) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *advBuf) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
+type advBuf = testutil.SyncBuffer
 
 // advNode is a node served in-process on loopback with an audit trail, its
 // operational log and the archive's log captured.

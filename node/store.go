@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/shardpacs/shardpacs/archive"
 	"github.com/shardpacs/shardpacs/audit"
@@ -88,14 +87,10 @@ func storeStatus(err error) error {
 	return se
 }
 
-// isDepthLimit reports whether err is dcm's sequence depth limit (a
-// *dcm.LimitError whose What is "sequence depth > N", as documented on
-// dcm.Limits.MaxDepth): adversarial row 21 wants a 0xCxxx status for it,
-// not the 0xA700 of the size limits.
-func isDepthLimit(err error) bool {
-	var le *dcm.LimitError
-	return errors.As(err, &le) && strings.HasPrefix(le.What, "sequence depth")
-}
+// isDepthLimit reports whether err is dcm's sequence depth limit:
+// adversarial row 21 wants a 0xCxxx status for it, not the 0xA700 of the
+// size limits.
+func isDepthLimit(err error) bool { return errors.Is(err, dcm.ErrDepth) }
 
 func outOfResourcesComment(err error) string {
 	var qe *archive.QuorumError
