@@ -215,7 +215,7 @@ func (a *Archive) Store(ctx context.Context, in *Instance) (StoreOutcome, error)
 	}
 	if err != nil {
 		a.deleteShares(context.WithoutCancel(ctx), w.shares)
-		if isDiskFull(err) {
+		if index.IsDiskFull(err) {
 			return 0, fmt.Errorf("%w: index: %w", ErrOutOfResources, err)
 		}
 		return 0, err
@@ -298,10 +298,6 @@ func equalReaders(x, y io.Reader) (bool, error) {
 	}
 }
 
-func isDiskFull(err error) bool {
-	s := err.Error()
-	return strings.Contains(s, "disk is full") || strings.Contains(s, "no space left")
-}
 
 // StoreFile stores a DICOM file: a Part-10 file (its File Meta
 // Information gives the transfer syntax and is replaced by ours) or a raw

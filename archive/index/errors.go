@@ -3,6 +3,10 @@ package index
 import (
 	"errors"
 	"fmt"
+	"syscall"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/shardpacs/shardpacs/dcm"
 )
@@ -69,4 +73,15 @@ func queryErr(t dcm.Tag, format string, args ...any) error {
 // queryErrKind is queryErr with a Kind sentinel.
 func queryErrKind(kind error, t dcm.Tag, format string, args ...any) error {
 	return &QueryError{Tag: t, Msg: fmt.Sprintf(format, args...), Kind: kind}
+}
+
+// IsDiskFull reports whether err says the index could not be written for
+// lack of space: SQLite's SQLITE_FULL (any extended code of it, from the
+// driver's typed *sqlite.Error) or ENOSPC from the file system.
+func IsDiskFull(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_FULL {
+		return true
+	}
+	return errors.Is(err, syscall.ENOSPC)
 }
