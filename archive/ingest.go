@@ -298,7 +298,6 @@ func equalReaders(x, y io.Reader) (bool, error) {
 	}
 }
 
-
 // StoreFile stores a DICOM file: a Part-10 file (its File Meta
 // Information gives the transfer syntax and is replaced by ours) or a raw
 // data set (its transfer syntax is sniffed). The command UIDs are taken
