@@ -128,6 +128,7 @@ type sealWriter struct {
 	aad     []byte
 	seg     int
 	buf     []byte // pending plaintext, cap seg+TagSize for sealing in place
+	bp      *[]byte
 	counter uint64
 	nonce   segmentNonce
 	err     error // sticky: a write error of w, or ErrClosed after Close
@@ -152,12 +153,14 @@ func NewSealWriter(w io.Writer, key, aad []byte, segmentSize int) (io.WriteClose
 	if err != nil {
 		return nil, err
 	}
+	bp := getSegBuf(seg + TagSize)
 	return &sealWriter{
 		w:    w,
 		aead: aead,
 		aad:  append([]byte(nil), aad...),
 		seg:  seg,
-		buf:  make([]byte, 0, seg+TagSize),
+		buf:  (*bp)[: 0 : seg+TagSize],
+		bp:   bp,
 	}, nil
 }
 
@@ -191,6 +194,8 @@ func (s *sealWriter) Close() error {
 		return err
 	}
 	s.err = ErrClosed
+	putSegBuf(s.bp)
+	s.buf, s.bp = nil, nil
 	return nil
 }
 
@@ -217,6 +222,7 @@ type openReader struct {
 	aad     []byte
 	seg     int
 	buf     []byte // cap seg+TagSize+1: one segment and one byte of look-ahead
+	bp      *[]byte
 	plain   []byte // authenticated plaintext not yet returned (aliases buf)
 	carry   bool   // buf[seg+TagSize] holds a look-ahead byte for the next segment
 	counter uint64
@@ -250,12 +256,14 @@ func NewOpenReader(r io.Reader, key, aad []byte, segmentSize int) (io.Reader, er
 	if err != nil {
 		return nil, err
 	}
+	bp := getSegBuf(seg + TagSize + 1)
 	return &openReader{
 		r:    r,
 		aead: aead,
 		aad:  append([]byte(nil), aad...),
 		seg:  seg,
-		buf:  make([]byte, seg+TagSize+1),
+		buf:  *bp,
+		bp:   bp,
 	}, nil
 }
 
@@ -266,13 +274,25 @@ func (o *openReader) Read(p []byte) (int, error) {
 		}
 		if o.done {
 			o.err = io.EOF
+			o.release()
 			return 0, io.EOF
 		}
-		o.err = o.next()
+		if o.err = o.next(); o.err != nil {
+			o.release()
+		}
 	}
 	n := copy(p, o.plain)
 	o.plain = o.plain[n:]
 	return n, nil
+}
+
+// release returns the buffer once the stream is over (io.EOF or an
+// error: both sticky, so it is never read again).
+func (o *openReader) release() {
+	if o.bp != nil {
+		putSegBuf(o.bp)
+		o.buf, o.bp, o.plain = nil, nil, nil
+	}
 }
 
 // next reads, authenticates and decrypts the next segment into o.plain.

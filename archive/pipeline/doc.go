@@ -6,7 +6,8 @@
 //
 // # Stages (Encode)
 //
-//  1. SHA-256 of the plaintext, computed once while reading.
+//  1. SHA-256 of the plaintext, computed once, in order, while the codec
+//     works on the blocks already read.
 //  2. Compression: the codec is recorded per object. CodecZstd is
 //     klauspost/compress zstd at SpeedFastest (pooled encoders,
 //     concurrency 1, no frame checksum); CodecNone stores as is.
@@ -23,6 +24,11 @@
 //     instance of ≤ 1 MiB (a CT slice) is compressed in one EncodeAll call
 //     and gets one AEAD segment of its own size (rounded up to 4 KiB), so
 //     small instances need small buffers and their shares carry no padding.
+//     A larger instance compressed with zstd is a sequence of independent
+//     zstd frames, two per 1 MiB block (its two halves, or with the
+//     shuffle its two byte planes), compressed in parallel (frames.go);
+//     the decoder reads a sequence of frames as one stream, so objects
+//     written as one frame (before) or as many decode alike.
 //  3. Encryption: a fresh random 256-bit data key (DEK) per object; the
 //     compressed stream is sealed with crypto.NewSealWriter (STREAM
 //     construction, AES-256-GCM, 1 MiB segments, counter||last-flag nonces)

@@ -129,7 +129,8 @@ type Result struct {
 }
 
 // hashReader hashes and counts the plaintext as it is read, and stops on
-// a cancelled context.
+// a cancelled context. readFull counts without hashing: its caller hashes
+// the block later (hash), after handing it to a compressor.
 type hashReader struct {
 	ctx context.Context
 	r   io.Reader
@@ -147,17 +148,22 @@ func (r *hashReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// countWriter counts what passes to w.
-type countWriter struct {
-	w io.Writer
-	n int64
+// readFull reads len(p) bytes, or fewer at the end of the plaintext (eof
+// true), without hashing them.
+func (r *hashReader) readFull(p []byte) (n int, eof bool, err error) {
+	n, err = io.ReadFull(ctxReader{r.ctx, r.r}, p)
+	r.n += int64(n)
+	switch err {
+	case nil:
+		return n, false, nil
+	case io.EOF, io.ErrUnexpectedEOF:
+		return n, true, nil
+	}
+	return n, false, err
 }
 
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
-}
+// hash adds a block read by readFull to the hash, in plaintext order.
+func (r *hashReader) hash(b []byte) { r.h.Write(b) }
 
 var probePool = sync.Pool{New: func() any { b := make([]byte, probeSize); return &b }}
 var compPool = sync.Pool{New: func() any { b := make([]byte, 0, probeSize); return &b }}
@@ -221,14 +227,17 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 	pb := probePool.Get().(*[]byte)
 	defer probePool.Put(pb)
 	probe := (*pb)[:probeSize]
-	np, err := io.ReadFull(hr, probe)
-	whole := err == io.EOF || err == io.ErrUnexpectedEOF
-	if err != nil && !whole {
+	np, whole, err := hr.readFull(probe)
+	if err != nil {
 		return nil, fmt.Errorf("pipeline: reading instance: %w", err)
 	}
 	probe = probe[:np]
 
 	h.Codec = p.Codec
+	if !whole && h.Codec != CodecNone && p.compressor() == CodecZstd {
+		return encodeFrames(ctx, &p, h, hr, probe, keyShares, dek, out)
+	}
+	hr.hash(probe)
 	var enc streamEncoder
 	var sw *switchWriter
 	var comp []byte
@@ -279,13 +288,7 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 			comp = cb.Bytes()
 		}
 		if h.Codec == CodecAuto {
-			h.Codec = codec
-			if shuf != nil {
-				h.Codec = withShuffle(codec)
-			}
-			if np == 0 || float64(np) < p.minRatio()*float64(len(comp)) {
-				h.Codec = CodecNone
-			}
+			h.Codec = autoCodec(&p, codec, shuf != nil, np, len(comp))
 		}
 	}
 
@@ -296,61 +299,35 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 		if h.Codec != CodecNone {
 			body = len(comp)
 		}
-		if s := max(MinSegmentSize, (body+4095)&^4095); s < seg {
-			seg = s
-			h.SegmentSize, h.StripeSize = seg, seg+crypto.TagSize
+		if s := max(MinSegmentSize, (body+4095)&^4095); s < h.SegmentSize {
+			h.SegmentSize, h.StripeSize = s, s+crypto.TagSize
 		}
 	}
 
-	// Headers: one wrapped key share each.
-	var kekVersion uint32
-	for i := range N {
-		wrapped, ver, err := p.Keyring.Wrap(keyShares[i].Y, h.keyAAD(i))
-		if err != nil {
-			return nil, fmt.Errorf("pipeline: wrapping key share %d: %w", i, err)
-		}
-		hi := *h
-		hi.Index, hi.KEKVersion, hi.WrappedKey = i, ver, wrapped
-		b, err := hi.MarshalBinary()
-		if err != nil {
-			return nil, err
-		}
-		kekVersion = ver
-		if err := out.write(i, b); err != nil {
-			return nil, err
-		}
-	}
-
-	// Body: codec → AEAD → stripes.
-	stripes, err := newStripeWriter(k, h.StripeSize, out)
+	b, err := startBody(&p, h, keyShares, dek, out)
 	if err != nil {
 		return nil, err
 	}
-	defer stripes.release()
-	sealer, err := crypto.NewSealWriter(stripes, dek, h.Common(), seg)
-	if err != nil {
-		return nil, err
-	}
-	cw := &countWriter{w: sealer}
+	defer b.release()
 	switch {
 	case h.Codec == CodecNone:
-		if _, err := cw.Write(probe); err != nil {
+		if _, err := b.Write(probe); err != nil {
 			return nil, err
 		}
 		if !whole {
-			if _, err := io.CopyBuffer(cw, hr, (*pb)[:probeSize]); err != nil {
+			if _, err := io.CopyBuffer(b, hr, (*pb)[:probeSize]); err != nil {
 				return nil, wrapRead(err)
 			}
 		}
 	case whole:
-		if _, err := cw.Write(comp); err != nil {
+		if _, err := b.Write(comp); err != nil {
 			return nil, err
 		}
 	default:
-		if _, err := cw.Write(comp); err != nil {
+		if _, err := b.Write(comp); err != nil {
 			return nil, err
 		}
-		sw.w = cw
+		sw.w = b
 		if shuf != nil {
 			if err := copyShuffled(enc, hr, (*pb)[:shuffleBlock], shuf); err != nil {
 				return nil, err
@@ -362,21 +339,93 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 			return nil, err
 		}
 	}
-	if err := sealer.Close(); err != nil {
+	return b.finish(hr, out)
+}
+
+// autoCodec is CodecAuto's choice once the first block is compressed:
+// codec (with the shuffle if shuffled) unless the block of n bytes
+// compressed to c bytes shrank by less than MinRatio; then CodecNone.
+func autoCodec(p *Params, codec Codec, shuffled bool, n, c int) Codec {
+	if n == 0 || float64(n) < p.minRatio()*float64(c) {
+		return CodecNone
+	}
+	if shuffled {
+		return withShuffle(codec)
+	}
+	return codec
+}
+
+// body is the second half of Encode: the share headers are written, and
+// what is written to it (the codec's output) is sealed, striped and
+// erasure-coded into the shares.
+type body struct {
+	h          *Header
+	k          int
+	kekVersion uint32
+	stripes    *stripeWriter
+	sealer     io.WriteCloser
+	n          int64 // bytes written: the compressed size
+}
+
+// startBody wraps one key share per share header, writes the headers and
+// sets up the AEAD stream over the stripes. h is final (codec, segment
+// size) when it is called.
+func startBody(p *Params, h *Header, keyShares []crypto.Share, dek []byte, out *outs) (*body, error) {
+	b := &body{h: h, k: out.k}
+	for i := range N {
+		wrapped, ver, err := p.Keyring.Wrap(keyShares[i].Y, h.keyAAD(i))
+		if err != nil {
+			return nil, fmt.Errorf("pipeline: wrapping key share %d: %w", i, err)
+		}
+		hi := *h
+		hi.Index, hi.KEKVersion, hi.WrappedKey = i, ver, wrapped
+		hb, err := hi.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		b.kekVersion = ver
+		if err := out.write(i, hb); err != nil {
+			return nil, err
+		}
+	}
+	var err error
+	if b.stripes, err = newStripeWriter(b.k, h.StripeSize, out); err != nil {
 		return nil, err
 	}
-	t, err := stripes.finish(hr.n, cw.n)
+	if b.sealer, err = crypto.NewSealWriter(b.stripes, dek, h.Common(), h.SegmentSize); err != nil {
+		b.stripes.release()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *body) Write(p []byte) (int, error) {
+	n, err := b.sealer.Write(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// finish seals the last segment, writes the end records and returns the
+// Result; hr has read the whole plaintext.
+func (b *body) finish(hr *hashReader, out *outs) (*Result, error) {
+	if err := b.sealer.Close(); err != nil {
+		return nil, err
+	}
+	t, err := b.stripes.finish(hr.n, b.n)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{ObjectID: h.ObjectID, PlainSize: hr.n, CompressedSize: cw.n, CipherSize: t.CipherSize,
-		Codec: h.Codec, K: k, SegmentSize: seg, KEKVersion: kekVersion}
+	h := b.h
+	res := &Result{ObjectID: h.ObjectID, PlainSize: hr.n, CompressedSize: b.n, CipherSize: t.CipherSize,
+		Codec: h.Codec, K: b.k, SegmentSize: h.SegmentSize, KEKVersion: b.kekVersion}
 	copy(res.PlainSHA256[:], hr.h.Sum(nil))
 	for i := range N {
 		res.ShareSize[i], res.ShareErr[i] = out.o[i].n, out.o[i].err
 	}
 	return res, nil
 }
+
+func (b *body) release() { b.stripes.release() }
 
 // copyShuffled feeds w the rest of r, shuffled block by block (buf and
 // shuf are shuffleBlock bytes; the blocks stay aligned on the stream's

@@ -46,6 +46,28 @@ func shuffle2(dst, src []byte) []byte {
 	return dst
 }
 
+// plane2 writes src's even-offset bytes (odd false) or odd-offset bytes
+// (odd true) to dst and returns that slice: one half of shuffle2's output,
+// so that the two halves of a block can be computed (and compressed)
+// apart: shuffle2(src) = plane2(src, false) ‖ plane2(src, true). dst must
+// hold (len(src)+1)/2 bytes and not overlap src.
+func plane2(dst, src []byte, odd bool) []byte {
+	n := len(src)
+	shift, first := uint(0), 0
+	if odd {
+		shift, first = 8, 1
+	}
+	dst = dst[:(n-first+1)/2]
+	i := 0
+	for ; i+8 <= n; i += 8 {
+		binary.LittleEndian.PutUint32(dst[i/2:], pack(binary.LittleEndian.Uint64(src[i:])>>shift))
+	}
+	for i += first; i < n; i += 2 {
+		dst[i/2] = src[i]
+	}
+	return dst
+}
+
 // unshuffle2 is shuffle2's inverse.
 func unshuffle2(dst, src []byte) []byte {
 	n := len(src)

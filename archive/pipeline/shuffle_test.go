@@ -94,3 +94,20 @@ func TestShuffleHelpsCorpus(t *testing.T) {
 		t.Error("shuffleHelps wrong on synthetic text, random or 16-bit data")
 	}
 }
+
+// plane2's two halves are shuffle2's output, for every length and
+// alignment of the tail.
+func TestPlane2(t *testing.T) {
+	src := make([]byte, 100)
+	for i := range src {
+		src[i] = byte(i*7 + 3)
+	}
+	for n := range len(src) + 1 {
+		want := shuffle2(make([]byte, n), src[:n])
+		even := plane2(make([]byte, (n+1)/2), src[:n], false)
+		odd := plane2(make([]byte, (n+1)/2), src[:n], true)
+		if got := append(append([]byte{}, even...), odd...); !bytes.Equal(got, want) {
+			t.Fatalf("n=%d: plane2 even ‖ odd = %v, want %v", n, got, want)
+		}
+	}
+}
