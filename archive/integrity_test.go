@@ -43,6 +43,9 @@ func newIntegrityEnv(t *testing.T, repairer bool) (*env, *integrityRecorder, syn
 		o.NoRepairer = !repairer
 		o.OnIntegrity = rec.add
 		o.Now = func() time.Time { return integrityNow }
+		// Reads use the data shares (0 and 1) unless one fails: the
+		// tests below damage a data share and expect the read to find it.
+		o.ReadHedge = time.Hour
 	})
 	s := newSynth("", "", 3000)
 	if _, err := e.a.Store(ctxb, s.instance()); err != nil {

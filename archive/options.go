@@ -77,6 +77,15 @@ type Options struct {
 	SpoolDir string
 	// MemoryLimit: see DefaultMemoryLimit (0 means the default).
 	MemoryLimit int64
+	// ReadHedge is how long Open waits for the data shares (the k that
+	// need no Reed–Solomon reconstruction) before it opens the other
+	// shares too and reads the first k to open. 0 (default) opens every
+	// share at once: the fastest k stores serve the read, whichever they
+	// are, and the slower opens are cancelled and closed. A positive value
+	// saves requests on stores that charge per request (S3), at the price
+	// of that delay when a data share's store is slow; a data share that
+	// fails to open starts the others at once either way.
+	ReadHedge time.Duration
 	// ScanLimits bound dcm.Scan of incoming data sets.
 	ScanLimits dcm.Limits
 	// ImplementationClassUID and ImplementationVersionName go into the File

@@ -56,8 +56,9 @@ func (o *Object) DataSet() io.Reader {
 // Close releases the decoded bytes.
 func (o *Object) Close() error { return o.body.Close() }
 
-// Open reads one instance: it looks the instance up, reads k of its shares
-// (the data shards first, opened in parallel), checks each share's size and
+// Open reads one instance: it looks the instance up, reads the first k of
+// its shares to open (every share is opened at once, see
+// Options.ReadHedge; the slower opens are cancelled), checks each share's size and
 // SHA-256 against the index while decoding, and decodes (AES-GCM
 // authentication of every segment, the instance SHA-256). A missing or bad
 // share is dropped and another subset of shares tried; the instance is
@@ -242,38 +243,43 @@ func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want
 			}
 		}
 		var subset []int
-		for _, s := range pipeline.Subsets(k, avail) {
-			if !tried[fmt.Sprint(s)] {
-				subset = s
-				break
+		var readers []*checkedReader
+		var closers []io.Closer
+		if len(tried) == 0 {
+			// The first attempt: the fastest k.
+			var failed map[int]error
+			subset, readers, closers, failed = a.raceOpen(ctx, avail, bySrc, k)
+			for _, i := range avail {
+				if err, ok := failed[i]; ok {
+					dropped[i] = true
+					st.missing(i, err)
+					lastErr = err
+				}
+			}
+			tried[fmt.Sprint(sorted(subset))] = true
+		} else {
+			for _, s := range pipeline.Subsets(k, avail) {
+				if !tried[fmt.Sprint(s)] {
+					subset = s
+					break
+				}
+			}
+			if subset == nil {
+				slices.Sort(st.Missing)
+				slices.Sort(st.Bad)
+				return nil, st, &UnavailableError{Missing: st.Missing, Bad: st.Bad, Err: lastErr}
+			}
+			tried[fmt.Sprint(subset)] = true
+			var failed []error
+			readers, closers, failed = a.openShares(ctx, subset, bySrc)
+			for j, err := range failed {
+				if err != nil {
+					dropped[subset[j]] = true
+					st.missing(subset[j], err)
+					lastErr = err
+				}
 			}
 		}
-		if subset == nil {
-			slices.Sort(st.Missing)
-			slices.Sort(st.Bad)
-			return nil, st, &UnavailableError{Missing: st.Missing, Bad: st.Bad, Err: lastErr}
-		}
-		tried[fmt.Sprint(subset)] = true
-
-		// Open the subset's shares in parallel.
-		readers := make([]*checkedReader, len(subset))
-		closers := make([]io.Closer, len(subset))
-		openErr := make([]error, len(subset))
-		var wg sync.WaitGroup
-		for j, i := range subset {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rc, err := a.opts.Stores[i].Open(ctx, bySrc[i].name)
-				if err != nil {
-					openErr[j] = err
-					return
-				}
-				closers[j] = rc
-				readers[j] = &checkedReader{r: rc, src: bySrc[i], h: sha256.New()}
-			}()
-		}
-		wg.Wait()
 		closeAll := func() {
 			for _, c := range closers {
 				if c != nil {
@@ -281,20 +287,11 @@ func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want
 				}
 			}
 		}
-		failedOpen := false
-		for j, err := range openErr {
-			if err != nil {
-				failedOpen = true
-				dropped[subset[j]] = true
-				st.missing(subset[j], err)
-				lastErr = err
-			}
-		}
 		if ctx.Err() != nil {
 			closeAll()
 			return nil, st, ctx.Err()
 		}
-		if failedOpen {
+		if len(readers) < k || slices.Contains(readers, nil) {
 			closeAll()
 			continue
 		}
@@ -343,6 +340,112 @@ func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want
 			st.bad(se.Index, shareProblem(se.Err), se.Err)
 		}
 	}
+}
+
+// openShares opens the shares idx in parallel. A share that failed to
+// open has a nil reader and its error in failed.
+func (a *Archive) openShares(ctx context.Context, idx []int, bySrc map[int]shareSrc) (readers []*checkedReader, closers []io.Closer, failed []error) {
+	readers = make([]*checkedReader, len(idx))
+	closers = make([]io.Closer, len(idx))
+	failed = make([]error, len(idx))
+	var wg sync.WaitGroup
+	for j, i := range idx {
+		wg.Go(func() {
+			rc, err := a.opts.Stores[i].Open(ctx, bySrc[i].name)
+			if err != nil {
+				failed[j] = err
+				return
+			}
+			closers[j] = rc
+			readers[j] = &checkedReader{r: rc, src: bySrc[i], h: sha256.New()}
+		})
+	}
+	wg.Wait()
+	return readers, closers, failed
+}
+
+// raceOpen opens the shares avail and keeps the first k to open: the
+// fastest stores serve the read. With Options.ReadHedge > 0 the first k of
+// avail (the data shares when all are there) are opened first and the
+// others only once the hedge delay passes or one of them fails. When k
+// have opened, the opens still running are cancelled; raceOpen waits for
+// them (a store returns promptly once its context is cancelled) and closes
+// what they opened, so nothing outlives it. It returns the shares kept (in
+// the order they opened) and the opens that failed other than by that
+// cancellation; fewer than k kept when too many failed.
+func (a *Archive) raceOpen(ctx context.Context, avail []int, bySrc map[int]shareSrc, k int) (won []int, readers []*checkedReader, closers []io.Closer, failed map[int]error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type opened struct {
+		i   int
+		rc  io.ReadCloser
+		err error
+	}
+	results := make(chan opened, len(avail))
+	start := func(idx []int) {
+		for _, i := range idx {
+			go func() {
+				rc, err := a.opts.Stores[i].Open(rctx, bySrc[i].name)
+				results <- opened{i, rc, err}
+			}()
+		}
+	}
+	first, rest := avail, []int(nil)
+	var hedge <-chan time.Time
+	if d := a.opts.ReadHedge; d > 0 && len(avail) > k {
+		first, rest = avail[:k], avail[k:]
+		t := time.NewTimer(d)
+		defer t.Stop()
+		hedge = t.C
+	}
+	start(first)
+	pending := len(first)
+	startRest := func() {
+		start(rest)
+		pending, rest, hedge = pending+len(rest), nil, nil
+	}
+	failed = map[int]error{}
+	for pending > 0 || rest != nil {
+		if pending == 0 {
+			startRest()
+			continue
+		}
+		var o opened
+		select {
+		case o = <-results:
+			pending--
+		case <-hedge:
+			startRest()
+			continue
+		}
+		switch {
+		case o.err != nil:
+			if len(won) < k || !errors.Is(o.err, context.Canceled) {
+				failed[o.i] = o.err
+			}
+			if rest != nil && len(won) < k {
+				startRest() // a failure: no point waiting for the hedge
+			}
+		case len(won) < k:
+			won = append(won, o.i)
+			readers = append(readers, &checkedReader{r: o.rc, src: bySrc[o.i], h: sha256.New()})
+			closers = append(closers, o.rc)
+			if len(won) == k {
+				cancel()
+				rest, hedge = nil, nil
+			}
+		default:
+			o.rc.Close()
+		}
+	}
+	return won, readers, closers, failed
+}
+
+// sorted returns a sorted copy of s.
+func sorted(s []int) []int {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
 }
 
 // sink receives a decoded instance: memory or an unlinked spool file.

@@ -43,7 +43,9 @@ type ShareStore interface {
 	Put(ctx context.Context, name string, r io.Reader) (size int64, sha256 [32]byte, err error)
 
 	// Open returns a reader of the whole object, or ErrNotFound. The
-	// caller closes it. The bytes are untrusted: check them.
+	// caller closes it. The bytes are untrusted: check them. Open returns
+	// promptly once ctx is cancelled: the archive opens every share of an
+	// instance at once and cancels the slower ones (Options.ReadHedge).
 	Open(ctx context.Context, name string) (io.ReadCloser, error)
 
 	// Delete removes the object durably. Deleting a missing object is not

@@ -27,6 +27,8 @@ type Faulty struct {
 	putFailErr   error
 	corrupt      map[string]int64 // name → offset of the byte Open flips (-1: none)
 	before       func(op, name string) error
+	stall        time.Duration // Open waits this long first; < 0: until cancelled
+	cancelled    int           // Opens a stall ended by their context
 }
 
 // NewFaulty wraps s with no fault armed.
@@ -128,9 +130,53 @@ type errReader struct{ err error }
 
 func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
+// StallOpen makes Open wait d before it does anything (a slow store), or,
+// with d < 0, until its context is cancelled (a hung store that honours
+// cancellation); 0 ends the stall. A stalled Open whose context is
+// cancelled returns the context's error.
+func (f *Faulty) StallOpen(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stall = d
+}
+
+// CancelledOpens is the number of Opens whose stall their context ended.
+func (f *Faulty) CancelledOpens() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cancelled
+}
+
+func (f *Faulty) stallOpen(ctx context.Context, name string) error {
+	f.mu.Lock()
+	d := f.stall
+	f.mu.Unlock()
+	if d == 0 {
+		return nil
+	}
+	var timeout <-chan time.Time
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-timeout:
+		return nil
+	case <-ctx.Done():
+		f.mu.Lock()
+		f.cancelled++
+		f.mu.Unlock()
+		return store.NewError("open", f, name, ctx.Err())
+	}
+}
+
 // Open implements store.ShareStore.
 func (f *Faulty) Open(ctx context.Context, name string) (io.ReadCloser, error) {
 	if err := f.check("open", name); err != nil {
+		return nil, err
+	}
+	if err := f.stallOpen(ctx, name); err != nil {
 		return nil, err
 	}
 	rc, err := f.inner.Open(ctx, name)
