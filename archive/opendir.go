@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/shardpacs/shardpacs/archive/index"
@@ -76,6 +77,23 @@ func OpenDir(ctx context.Context, cfg *config.Config, base Options) (*Archive, e
 		MaxInflatedSize: int64(cfg.Limits.MaxInflatedSize),
 	}
 	return Open(ctx, opts)
+}
+
+// MakeFolders prepares the fan-out folders of the filesystem stores, the
+// four in parallel (fsstore.Store.MakeFolders), so that no Put creates
+// one. `shardpacs serve` and `import` call it at start: the first start
+// on a new data directory makes 4 × 256 folders (a fraction of a second);
+// later starts find them. Other stores are left alone.
+func (a *Archive) MakeFolders(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(a.opts.Stores))
+	for i, s := range a.opts.Stores {
+		if fss, ok := s.(*fsstore.Store); ok {
+			wg.Go(func() { errs[i] = fss.MakeFolders(ctx) })
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 var errFound = errors.New("found")

@@ -79,6 +79,9 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer a.Close()
+	if err := a.MakeFolders(ctx); err != nil {
+		return err
+	}
 
 	var stored, duplicate, replaced, skipped int
 	failures := map[string]int{}

@@ -68,6 +68,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer arch.Close()
+	if err := arch.MakeFolders(ctx); err != nil {
+		return err
+	}
 	n, err := node.NewWithOptions(cfg, arch, node.Options{Log: log.With().Str("component", "node").Logger(), Audit: al})
 	if err != nil {
 		return err

@@ -19,7 +19,10 @@
 // link, the folder after it) are shared with concurrent Puts — of this
 // store and of the other stores on the same filesystem — in group-sync
 // rounds (see syncer.go): many concurrent Puts cost a few syncfs(2) calls
-// instead of two fsyncs each.
+// instead of two fsyncs each. A Put into a fan-out folder that does not
+// exist yet creates it (and syncs the store folder) first; MakeFolders
+// creates all 256 at once, off the write path (`shardpacs serve` and
+// `import` call it at start).
 package fsstore
 
 import (

@@ -174,3 +174,49 @@ func TestPutRemadeSubFolder(t *testing.T) {
 		t.Fatalf("Put after the folder was removed: %v", err)
 	}
 }
+
+// MakeFolders creates the 256 fan-out folders once (idempotent), keeps
+// what a folder already holds, and Put then creates no folder.
+func TestMakeFolders(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.Repeat("ab", 16)
+	if _, _, err := s.Put(context.Background(), name, strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := s.MakeFolders(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ents) != 256 {
+			t.Fatalf("%d entries in the store folder, want 256", len(ents))
+		}
+	}
+	if rc, err := s.Open(context.Background(), name); err != nil {
+		t.Fatalf("object put before MakeFolders: %v", err)
+	} else {
+		rc.Close()
+	}
+	// A new Store on the same folder learns the folders: a Put into one
+	// removed behind its back still works (it makes it again).
+	s2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s2.MakeFolders(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "cd")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s2.Put(context.Background(), strings.Repeat("cd", 16), strings.NewReader("y")); err != nil {
+		t.Fatalf("Put into a folder removed after MakeFolders: %v", err)
+	}
+}
