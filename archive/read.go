@@ -306,7 +306,7 @@ func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want
 			closeAll()
 			return nil, st, err
 		}
-		info, err := pipeline.Decode(ctx, a.kr, in, out, want)
+		info, err := pipeline.Decode(ctx, a.kw, in, out, want)
 		if err != nil && ctx.Err() == nil {
 			// Decode stops at the first failure, which it cannot always
 			// attribute (an AEAD failure after combining k shares, headers
