@@ -12,6 +12,7 @@ import (
 
 	"github.com/shardpacs/shardpacs/archive/index"
 	"github.com/shardpacs/shardpacs/archive/pipeline"
+	"github.com/shardpacs/shardpacs/archive/shredkeys"
 	"github.com/shardpacs/shardpacs/crypto"
 )
 
@@ -25,7 +26,12 @@ type Archive struct {
 	db    *index.DB
 	ownDB bool
 	kr    *crypto.Keyring
-	codec pipeline.Codec
+	// kw unwraps (and, for repair, wraps) key shares: the KEK keyring
+	// behind a pipeline.ShredWrapper over the shred key store (if any).
+	kw      pipeline.KeyWrapper
+	keys    *shredkeys.Store // nil without a key store
+	ownKeys bool
+	codec   pipeline.Codec
 	// compressor is what CodecAuto compresses with (zstd or s2).
 	compressor pipeline.Codec
 	log        zerolog.Logger
@@ -36,6 +42,10 @@ type Archive struct {
 	// yet committed to the index (or deleted): CollectGarbage spares them.
 	inflightMu sync.Mutex
 	inflight   [4]map[string]int
+	// inflightIDs holds the object IDs whose shred key is stored and whose
+	// instance is not yet committed (or discarded): spared by the shred
+	// key collection.
+	inflightIDs map[[16]byte]int
 
 	repairs chan string // SOP Instance UIDs queued for the background repairer
 	stop    context.CancelFunc
@@ -45,7 +55,8 @@ type Archive struct {
 	integrity integrityObservers // added by ObserveIntegrity
 }
 
-// Open checks opts, opens the index when opts.IndexPath is given, and
+// Open checks opts, opens the index when opts.IndexPath is given and the
+// shred key store when opts.ShredKeyPath is given (see Options.Shred), and
 // starts the background repairer (unless opts.NoRepairer).
 func Open(ctx context.Context, opts Options) (*Archive, error) {
 	for i, s := range opts.Stores {
@@ -87,6 +98,13 @@ func Open(ctx context.Context, opts Options) (*Archive, error) {
 	for i := range a.inflight {
 		a.inflight[i] = map[string]int{}
 	}
+	a.inflightIDs = map[[16]byte]int{}
+	if err := a.openShredKeys(ctx); err != nil {
+		if a.ownDB {
+			a.db.Close()
+		}
+		return nil, err
+	}
 	rctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	a.stop = stop
 	if !opts.NoRepairer {
@@ -105,10 +123,14 @@ func (a *Archive) Close() error {
 	}
 	a.stop()
 	a.wg.Wait()
-	if a.ownDB {
-		return a.db.Close()
+	var errs []error
+	if a.ownKeys {
+		errs = append(errs, a.keys.Close())
 	}
-	return nil
+	if a.ownDB {
+		errs = append(errs, a.db.Close())
+	}
+	return errors.Join(errs...)
 }
 
 func (a *Archive) check() error {

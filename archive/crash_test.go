@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -25,11 +26,13 @@ import (
 var hookPoints = []string{
 	"scanned", "put:0", "put:1", "put:2", "put:3", "shares-written", "committed",
 	"old-deleted", "delete:indexed", "delete-share", "repair:put", "repair:updated",
+	"shred-key:put", "shred-key", "delete:shares-deleted",
 }
 
 const (
 	envCrashDir   = "SHARDPACS_TEST_CRASH_DIR"
 	envCrashPoint = "SHARDPACS_TEST_CRASH_POINT" // "point:n": SIGKILL at the n-th hit of point
+	envCrashShred = "SHARDPACS_TEST_CRASH_SHRED" // "1": the child stores in shred mode
 )
 
 // crashOptions opens the crash test's archive in dir.
@@ -38,7 +41,10 @@ func crashOptions(t testing.TB, dir string) (Options, [4]*storetest.Faulty) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{IndexPath: filepath.Join(dir, "index.db"), Keyring: kr, Duplicates: Replace, SpoolDir: filepath.Join(dir, "tmp")}
+	// The key store is always open (instances of shred-mode runs stay
+	// readable); Options.Shred is the child's choice.
+	opts := Options{IndexPath: filepath.Join(dir, "index.db"), Keyring: kr, Duplicates: Replace, SpoolDir: filepath.Join(dir, "tmp"),
+		ShredKeyPath: filepath.Join(dir, "shred-keys.db")}
 	var fs [4]*storetest.Faulty
 	for i := range 4 {
 		s, err := fsstore.Open(filepath.Join(dir, "stores", fmt.Sprint(i)))
@@ -63,6 +69,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	opts, faulty := crashOptions(t, dir)
 	opts.NoRepairer = true
+	opts.Shred = os.Getenv(envCrashShred) == "1"
 	if p := os.Getenv(envCrashPoint); p != "" {
 		point, nth, _ := strings.Cut(p, "@")
 		var want int64
@@ -87,7 +94,11 @@ func TestCrashChild(t *testing.T) {
 		fmt.Fprintf(acks, format+"\n", args...)
 		acks.Sync()
 	}
-	prev := readAcks(t, dir)
+	prev, sealed := readAcks(t, dir)
+	ack := "ACK"
+	if opts.Shred {
+		ack = "ACKS" // acknowledged, stored in shred mode
+	}
 
 	// 1. One store fails: stored with 3 shares (the missing one is repaired in 4).
 	faulty[1].FailOp("put", syscall.EIO)
@@ -96,20 +107,29 @@ func TestCrashChild(t *testing.T) {
 		if _, err := a.Store(ctxb, s.instance()); err != nil {
 			t.Fatal(err)
 		}
-		logAck("ACK %s", s.SOP)
+		logAck("%s %s", ack, s.SOP)
 		if n == 0 {
 			faulty[1].FailOp("put", nil)
 		}
 	}
-	// 2. Replace and delete earlier instances.
+	// 2. Replace and delete earlier instances (in shred mode, the oldest
+	// one stored in shred mode, so that its key is destroyed).
 	if len(prev) >= 2 {
 		s := newSynth("", "", 500)
 		s.SOP = prev[len(prev)-1]
 		if _, err := a.Store(ctxb, s.instance()); err != nil {
 			t.Fatal(err)
 		}
-		logAck("DELETING %s", prev[0])
-		if _, err := a.Delete(ctxb, index.LevelImage, prev[0]); err != nil && !errors.Is(err, ErrNotFound) {
+		logAck("%s %s", ack, s.SOP)
+		victim := prev[0]
+		for _, u := range prev[:len(prev)-1] {
+			if opts.Shred && sealed[u] {
+				victim = u
+				break
+			}
+		}
+		logAck("DELETING %s", victim)
+		if _, err := a.Delete(ctxb, index.LevelImage, victim); err != nil && !errors.Is(err, ErrNotFound) {
 			t.Fatal(err)
 		}
 	}
@@ -121,11 +141,13 @@ func TestCrashChild(t *testing.T) {
 }
 
 // readAcks returns the acknowledged SOP Instance UIDs still expected
-// present (acked, not being deleted), in order.
-func readAcks(t testing.TB, dir string) []string {
+// present (acked, not being deleted), in order, and those last stored in
+// shred mode.
+func readAcks(t testing.TB, dir string) ([]string, map[string]bool) {
+	sealed := map[string]bool{}
 	f, err := os.Open(filepath.Join(dir, "acks.log"))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, sealed
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -140,8 +162,11 @@ func readAcks(t testing.TB, dir string) []string {
 			continue // a torn last line
 		}
 		switch op {
-		case "ACK":
-			order = append(order, uid)
+		case "ACK", "ACKS":
+			if !slices.Contains(order, uid) {
+				order = append(order, uid)
+			}
+			sealed[uid] = op == "ACKS"
 		case "DELETING":
 			gone[uid] = true
 		}
@@ -152,7 +177,7 @@ func readAcks(t testing.TB, dir string) []string {
 			out = append(out, u)
 		}
 	}
-	return out
+	return out, sealed
 }
 
 // TestCrashSafety kills a child process running the archive at every hook
@@ -160,7 +185,11 @@ func readAcks(t testing.TB, dir string) []string {
 // restart (adversarial row 36): every acknowledged instance is readable;
 // every indexed instance is readable and no row points at a missing or
 // different object; Verify(repair) then leaves it clean; CollectGarbage
-// removes exactly the orphans; PRAGMA integrity_check is ok.
+// removes exactly the orphans; PRAGMA integrity_check is ok. Every other
+// child (and every one killed at "shred-key") stores in shred mode, so the
+// archive mixes both kinds; then no share object may exist without its
+// shred key, and after CollectGarbage exactly the indexed shred-sealed
+// instances have a key.
 func TestCrashSafety(t *testing.T) {
 	if os.Getenv(envCrashDir) != "" {
 		t.Skip("in the child")
@@ -188,10 +217,19 @@ func TestCrashSafety(t *testing.T) {
 		if it%4 == 3 {
 			delay = time.Duration(20+rng.IntN(300)) * time.Millisecond
 		} else {
-			point = fmt.Sprintf("%s@%d", hookPoints[(it/4*3+it%4)%len(hookPoints)], 1+rng.IntN(2))
+			p := hookPoints[(it/4*3+it%4)%len(hookPoints)]
+			nth := 1 + rng.IntN(2)
+			if p == "delete-share" {
+				nth = 1 + rng.IntN(8) // the replace deletes 4 old shares first, then the delete
+			}
+			point = fmt.Sprintf("%s@%d", p, nth)
+		}
+		shred := "0"
+		if it%2 == 1 || strings.HasPrefix(point, "shred-key") || strings.HasPrefix(point, "delete-share") && it%4 == 2 {
+			shred = "1"
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), envCrashDir+"="+dir, envCrashPoint+"="+point)
+		cmd.Env = append(os.Environ(), envCrashDir+"="+dir, envCrashPoint+"="+point, envCrashShred+"="+shred)
 		out := &strings.Builder{}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
@@ -210,7 +248,7 @@ func TestCrashSafety(t *testing.T) {
 		default:
 			t.Fatalf("iteration %d (%q): child failed: %v\n%s", it, point, err, out)
 		}
-		checkAfterCrash(t, dir, it, point)
+		checkAfterCrash(t, dir, it, point+" shred="+shred)
 	}
 	t.Logf("%d iterations, %d killed", iterations, killed)
 	if killed < iterations/2 {
@@ -234,7 +272,8 @@ func checkAfterCrash(t *testing.T, dir string, it int, point string) {
 	if err := a.Index().IntegrityCheck(ctxb); err != nil {
 		fail("%v", err)
 	}
-	for _, uid := range readAcks(t, dir) {
+	acked, _ := readAcks(t, dir)
+	for _, uid := range acked {
 		obj, err := a.Open(ctxb, uid)
 		if err != nil {
 			fail("acknowledged instance: %v", err)
@@ -260,6 +299,21 @@ func checkAfterCrash(t *testing.T, dir string, it int, point string) {
 	if err != nil {
 		fail("%v", err)
 	}
+	// No share object, indexed or orphan, without its shred key.
+	for i, s := range opts.Stores {
+		s.List(ctxb, func(name string, _ int64, _ time.Time) error {
+			h, err := a.shareHeader(ctxb, index.ShareRecord{Index: i, Name: name})
+			if err != nil {
+				fail("store %d object %s: %v", i, name, err)
+			}
+			if h.ShredSealed {
+				if ok, err := a.ShredKeys().Has(ctxb, h.ObjectID); err != nil || !ok {
+					fail("store %d object %s is shred-sealed and its key is missing (%v)", i, name, err)
+				}
+			}
+			return nil
+		})
+	}
 	if _, err := a.Verify(ctxb, true, nil); err != nil {
 		fail("%v", err)
 	}
@@ -273,6 +327,16 @@ func checkAfterCrash(t *testing.T, dir string, it int, point string) {
 	}
 	if rows > 0 && total != 4*rows {
 		fail("%d objects for %d instances after GC and repair", total, rows)
+	}
+	sealed := 0
+	a.Index().Each(ctxb, func(rec *index.InstanceRecord) error {
+		if h, err := a.shareHeader(ctxb, rec.Shares[0]); err == nil && h.ShredSealed {
+			sealed++
+		}
+		return nil
+	})
+	if keys, err := a.ShredKeys().List(ctxb); err != nil || (rows > 0 && len(keys) != sealed) {
+		fail("%d shred keys for %d indexed shred-sealed instances after GC (%v)", len(keys), sealed, err)
 	}
 	for i := range 4 {
 		for _, f := range walkFiles(t, filepath.Join(dir, "stores", fmt.Sprint(i))) {

@@ -8,9 +8,9 @@ import (
 	"github.com/shardpacs/shardpacs/archive/index"
 )
 
-// ErrIndexEmpty: CollectGarbage refused to run because the index holds no
-// instance while the stores hold objects (a lost index.db: run Reindex
-// first, or every object would be collected).
+// ErrIndexEmpty: CollectGarbage removed no object (only temporary files)
+// because the index holds no instance while the stores hold objects (a
+// lost index.db: run Reindex first, or every object would be collected).
 var ErrIndexEmpty = errors.New("archive: index is empty but the stores hold objects; run reindex first")
 
 // CollectGarbage removes, from every store, the share objects that no
@@ -19,7 +19,10 @@ var ErrIndexEmpty = errors.New("archive: index is empty but the stores hold obje
 // the temporary files of crashed writes, when they are older than minAge.
 // Objects being written by this process are always spared; minAge spares
 // those of other processes (use at least a few minutes on a live node).
-// It returns how many objects and temporary files were removed.
+// It returns how many objects and temporary files were removed. Then, with
+// a shred key store, it destroys the shred keys older than minAge whose
+// object has neither an index row nor a share object left (crashed or
+// refused writes, interrupted deletes): not counted in the result, logged.
 //
 // The order is: list the store, snapshot the in-flight names, then read
 // the index's names — so an object committed while the store was listed
@@ -30,6 +33,7 @@ func (a *Archive) CollectGarbage(ctx context.Context, minAge time.Duration) (int
 	}
 	total := 0
 	var errs []error
+	indexEmpty := false
 	for i, st := range a.opts.Stores {
 		n, err := st.CleanTemp(ctx, minAge)
 		total += n
@@ -48,7 +52,7 @@ func (a *Archive) CollectGarbage(ctx context.Context, minAge time.Duration) (int
 			errs = append(errs, err)
 			continue
 		}
-		if len(names) == 0 {
+		if len(names) == 0 || indexEmpty {
 			continue
 		}
 		inflight := a.inflightSnapshot()
@@ -62,7 +66,10 @@ func (a *Archive) CollectGarbage(ctx context.Context, minAge time.Duration) (int
 				return total, err
 			}
 			if empty {
-				return total, ErrIndexEmpty
+				// No object is removed, but the temporary files of every
+				// store still are (they are never referenced).
+				indexEmpty = true
+				continue
 			}
 		}
 		for _, n := range names {
@@ -75,6 +82,14 @@ func (a *Archive) CollectGarbage(ctx context.Context, minAge time.Duration) (int
 			}
 			a.log.Info().Int("store", i).Str("object", n).Msg("archive: orphan share object removed")
 			total++
+		}
+	}
+	if indexEmpty {
+		return total, errors.Join(append([]error{ErrIndexEmpty}, errs...)...)
+	}
+	if len(errs) == 0 {
+		if _, err := a.collectShredKeys(ctx, minAge); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return total, errors.Join(errs...)

@@ -87,7 +87,9 @@ func (o StoreOutcome) String() string {
 //
 // A crash before step 5 leaves only orphan objects (CollectGarbage removes
 // them); after it, a complete instance. Under Replace the old shares are
-// deleted after the commit (orphans if that is interrupted).
+// deleted after the commit (orphans if that is interrupted), then the old
+// shred key is destroyed. In shred mode (Options.Shred) step 4 starts by
+// storing the instance's shred key durably, before any share is written.
 func (a *Archive) Store(ctx context.Context, in *Instance) (StoreOutcome, error) {
 	if err := a.check(); err != nil {
 		return 0, err
@@ -200,7 +202,7 @@ func (a *Archive) Store(ctx context.Context, in *Instance) (StoreOutcome, error)
 		err = a.db.Insert(ctx, rec)
 		if errors.Is(err, index.ErrDuplicate) {
 			// Another process committed this UID meanwhile: it won.
-			a.deleteShares(context.WithoutCancel(ctx), w.shares)
+			a.discard(context.WithoutCancel(ctx), w)
 			return a.afterLostRace(ctx, sum.SOPInstanceUID, canonical(), ts, in)
 		}
 	} else {
@@ -209,12 +211,12 @@ func (a *Archive) Store(ctx context.Context, in *Instance) (StoreOutcome, error)
 		if err == nil && old != nil {
 			outcome = Replaced
 			a.opts.hook("committed")
-			a.deleteShares(context.WithoutCancel(ctx), old.Shares)
+			a.dropObject(context.WithoutCancel(ctx), old.ObjectID, old.Shares)
 			a.opts.hook("old-deleted")
 		}
 	}
 	if err != nil {
-		a.deleteShares(context.WithoutCancel(ctx), w.shares)
+		a.discard(context.WithoutCancel(ctx), w)
 		if index.IsDiskFull(err) {
 			return 0, fmt.Errorf("%w: index: %w", ErrOutOfResources, err)
 		}

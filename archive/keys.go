@@ -131,6 +131,8 @@ func (a *Archive) rewrapShare(ctx context.Context, sopUID string, i int) (bool, 
 		pr.CloseWithError(errAborted)
 		done <- res{n, sum, err}
 	}()
+	// The bare keyring: a shred-sealed key share is rewrapped as the
+	// sealed bytes it is under the KEK layer, without its shred key.
 	_, _, err = pipeline.Rewrap(a.kr, src, pw)
 	if err == nil {
 		var sum [32]byte

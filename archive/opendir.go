@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/shardpacs/shardpacs/archive/index"
+	"github.com/shardpacs/shardpacs/archive/shredkeys"
 	"github.com/shardpacs/shardpacs/archive/store/fsstore"
 	"github.com/shardpacs/shardpacs/config"
 	"github.com/shardpacs/shardpacs/crypto"
@@ -26,6 +29,15 @@ import (
 // file is the fatal error ErrKEKMissing — never is a new key made over
 // existing data (adversarial row 38). Any other keyring problem (mode,
 // format) is fatal too.
+//
+// The shred key store (cfg.ShredKeyPath) is opened whenever its file
+// exists, so instances stored in shred mode stay readable and deletable
+// after cfg.ShredKeys is turned off; with cfg.ShredKeys, new instances get
+// shred keys. With cfg.ShredKeys and no file, it is created on first start
+// only: over existing data it is ErrShredKeysMissing (restore it from the
+// backup taken with the KEK, or create it with CreateShredKeys when shred
+// mode is being turned on for that archive). Any other key store problem
+// (mode, not a key store) is fatal.
 func OpenDir(ctx context.Context, cfg *config.Config, base Options) (*Archive, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("archive: %w", err)
@@ -59,6 +71,15 @@ func OpenDir(ctx context.Context, cfg *config.Config, base Options) (*Archive, e
 		return nil, err
 	}
 	opts.Keyring = kr
+	keys, err := openDirShredKeys(ctx, cfg, existing, base)
+	if err != nil {
+		return nil, err
+	}
+	opts.ShredKeys, opts.ShredKeyPath, opts.Shred = nil, "", cfg.ShredKeys
+	if keys != nil {
+		opts.ShredKeyPath = keys.Path()
+		keys.Close()
+	}
 	opts.Index, opts.IndexPath = nil, cfg.IndexPath()
 	opts.K = cfg.K
 	opts.Codec = cfg.Compression
@@ -94,6 +115,49 @@ func (a *Archive) MakeFolders(ctx context.Context) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// openDirShredKeys applies OpenDir's key store policy: it returns the
+// opened store (to be closed by the caller) or nil when there is none to
+// open.
+func openDirShredKeys(ctx context.Context, cfg *config.Config, existing bool, base Options) (*shredkeys.Store, error) {
+	path := cfg.ShredKeyPath()
+	_, statErr := os.Stat(path)
+	missing := errors.Is(statErr, fs.ErrNotExist)
+	switch {
+	case missing && !cfg.ShredKeys:
+		return nil, nil
+	case missing && existing:
+		return nil, fmt.Errorf("%w: shred_keys is on, %s does not exist, and the data directory holds data: restore the key store from the backup taken with the KEK, or, if shred mode is being turned on for this archive, create it with `shardpacs keys shred-init`",
+			ErrShredKeysMissing, path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("archive: %w", err)
+	}
+	s, err := shredkeys.Open(ctx, path, shredkeys.Options{Create: missing, Now: base.Now})
+	if err != nil {
+		return nil, fmt.Errorf("archive: shred key store: %w", err)
+	}
+	return s, nil
+}
+
+// CreateShredKeys creates an empty shred key store at cfg.ShredKeyPath()
+// (mode 0600), for turning shred mode on in an archive that already holds
+// data (OpenDir refuses to create one over data, which would hide a lost
+// key store). It fails when the file exists.
+func CreateShredKeys(ctx context.Context, cfg *config.Config) (string, error) {
+	path := cfg.ShredKeyPath()
+	if _, err := os.Stat(path); err == nil {
+		return path, fmt.Errorf("archive: %s already exists", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return path, fmt.Errorf("archive: %w", err)
+	}
+	s, err := shredkeys.Open(ctx, path, shredkeys.Options{Create: true})
+	if err != nil {
+		return path, err
+	}
+	return path, s.Close()
 }
 
 var errFound = errors.New("found")

@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/shardpacs/shardpacs/archive/index"
+	"github.com/shardpacs/shardpacs/archive/shredkeys"
 	"github.com/shardpacs/shardpacs/archive/store"
 	"github.com/shardpacs/shardpacs/crypto"
 	"github.com/shardpacs/shardpacs/dcm"
@@ -59,6 +60,23 @@ type Options struct {
 	IndexPath string
 	// Keyring wraps and unwraps key shares. Required.
 	Keyring *crypto.Keyring
+	// ShredKeys is an open shred key store, owned by the caller (Close
+	// does not close it). When nil and ShredKeyPath is set, that file is
+	// opened — created when missing — and closed by Close (OpenDir decides
+	// whether a missing file may be created). With a key store, the
+	// archive reads shred-sealed instances and Delete destroys their keys;
+	// without one (the default), such instances fail to read with
+	// pipeline.ErrShredKeyMissing. See docs/security.md §7.
+	ShredKeys    *shredkeys.Store
+	ShredKeyPath string
+	// Shred gives every instance stored from now on a fresh random shred
+	// key, kept in the key store (durable before any share is written),
+	// that seals its key shares under the KEK layer; deleting the instance
+	// destroys the key, so copies of its shares no longer decrypt even
+	// with the KEK. Requires a key store. Default false: instances are
+	// stored as before, and the stores plus the KEK rebuild everything.
+	// Instances already stored keep their format either way.
+	Shred bool
 	// K is the number of shares needed to read an instance: 2 (default),
 	// 3 or 4. The write quorum is min(K+1, 4).
 	K int

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shardpacs/shardpacs/archive/index"
 	"github.com/shardpacs/shardpacs/archive/pipeline"
+	"github.com/shardpacs/shardpacs/crypto"
 	"github.com/shardpacs/shardpacs/dcm"
 )
 
@@ -303,7 +304,7 @@ func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want
 			closeAll()
 			return nil, st, err
 		}
-		info, err := pipeline.Decode(ctx, a.kr, in, out, want)
+		info, err := pipeline.Decode(ctx, a.kw, in, out, want)
 		if err != nil && ctx.Err() == nil {
 			// Decode stops at the first failure, which it cannot always
 			// attribute (an AEAD failure after combining k shares, headers
@@ -332,6 +333,11 @@ func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want
 		}
 		if ctx.Err() != nil {
 			return nil, st, ctx.Err()
+		}
+		if errors.Is(err, pipeline.ErrShredKeyMissing) || errors.Is(err, crypto.ErrShredOpen) {
+			// The object's shred key is gone or wrong: no other subset
+			// of its shares can do better (shred.go).
+			return nil, st, err
 		}
 		lastErr = err
 		var se *pipeline.ShareError

@@ -21,7 +21,8 @@ type ReindexReport struct {
 	Indexed    int     // instances added to the index
 	Incomplete int     // objects with fewer than k shares: orphans, left for CollectGarbage
 	Superseded int     // objects whose SOP Instance UID is indexed by another (newer) object: orphans
-	Failed     int     // objects that did not decode (wrong KEK, corruption) or whose data set did not scan
+	Failed     int     // objects that did not decode (wrong KEK, corruption, shred-sealed with no key store open) or whose data set did not scan
+	Shredded   int     // shred-sealed objects whose shred key is not in the key store: deleted instances (or the wrong key store); listed in Errors
 	Foreign    int     // store objects that are not share objects
 	Errors     []error // the first few failures
 }
@@ -35,7 +36,9 @@ func (r *ReindexReport) fail(err error) {
 	}
 }
 
-// Reindex rebuilds the index from the four stores and the KEK, after
+// Reindex rebuilds the index from the four stores and the KEK (and, for
+// objects stored in shred mode, the shred key store: the key is looked up
+// by the object ID of the share headers), after
 // index.db was lost (design brief §3: share objects carry everything
 // needed). Every share object that the index does not reference is read
 // (its header groups it with the other shares of its object; its size and
@@ -46,6 +49,12 @@ func (r *ReindexReport) fail(err error) {
 // two unindexed objects carry the same SOP Instance UID (an interrupted
 // replace) the newer wins. ReceivedAt becomes the object's modification
 // time; the source AE comes from the File Meta Information.
+//
+// A shred-sealed object whose key is not in the key store is not decoded:
+// its instance was deleted (its key destroyed), so it stays deleted even
+// when a restored store still holds its shares; it is counted in Shredded
+// and named in Errors. With no key store open at all, every shred-sealed
+// object is a failure naming it.
 //
 // Reindex adds to the current index (instances already indexed are kept),
 // so it can also complete a partial index. Do not run CollectGarbage
@@ -59,6 +68,7 @@ func (a *Archive) Reindex(ctx context.Context) (*ReindexReport, error) {
 		k       int
 		modTime time.Time
 		id      string
+		hdr     *pipeline.Header
 	}
 	objects := map[[16]byte]*object{}
 	rep := &ReindexReport{}
@@ -95,7 +105,7 @@ func (a *Archive) Reindex(ctx context.Context) (*ReindexReport, error) {
 			}
 			o := objects[h.ObjectID]
 			if o == nil {
-				o = &object{shares: map[int]shareSrc{}, k: h.K, id: hex.EncodeToString(h.ObjectID[:])}
+				o = &object{shares: map[int]shareSrc{}, k: h.K, id: hex.EncodeToString(h.ObjectID[:]), hdr: h}
 				objects[h.ObjectID] = o
 			}
 			o.shares[i] = shareSrc{idx: i, name: e.name, size: size, sum: sum, known: true}
@@ -125,6 +135,20 @@ func (a *Archive) Reindex(ctx context.Context) (*ReindexReport, error) {
 	for _, o := range list {
 		if len(o.shares) < o.k {
 			rep.Incomplete++
+			continue
+		}
+		if err := a.checkShredKey(ctx, o.hdr); err != nil {
+			if ctx.Err() != nil {
+				return rep, ctx.Err()
+			}
+			if a.keys != nil && errors.Is(err, ErrShredKeyMissing) {
+				rep.Shredded++
+				if len(rep.Errors) < maxReportErrors {
+					rep.Errors = append(rep.Errors, fmt.Errorf("object %s: %w", o.id, err))
+				}
+				continue
+			}
+			rep.fail(fmt.Errorf("object %s: %w", o.id, err))
 			continue
 		}
 		srcs := make([]shareSrc, 0, len(o.shares))

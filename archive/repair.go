@@ -285,7 +285,7 @@ func (a *Archive) putRebuilt(ctx context.Context, rec *index.InstanceRecord, tar
 		}
 		done <- res{n, sum, err}
 	}()
-	_, err := pipeline.Rebuild(ctx, a.kr, srcs, target, pw, &rec.SHA256)
+	_, err := pipeline.Rebuild(ctx, a.kw, srcs, target, pw, &rec.SHA256)
 	if err != nil {
 		pw.CloseWithError(errAborted)
 	} else {

@@ -3,6 +3,7 @@ package archive
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,7 @@ type written struct {
 	names  map[int]string // every name tried (inflight until release)
 	shares []index.ShareRecord
 	failed []ShareFailure
+	shred  bool // the object has a shred key (inflight until release)
 }
 
 // writeShares encodes the canonical bytes read from r (size bytes) into
@@ -66,6 +68,37 @@ func (a *Archive) writeShares(ctx context.Context, r io.Reader, size int64, code
 	}
 	a.addInflight(w.names)
 	params := pipeline.Params{K: a.opts.k(), Codec: codec, Compressor: a.compressor, Keyring: a.kr, Rand: a.opts.Rand}
+	// In shred mode the key must be durable before any share is put
+	// (shred.go). Its commit (an fsync) runs while the shares are encoded
+	// into memory; waitKey is called before the first Put.
+	waitKey := func() error { return nil }
+	if a.opts.Shred {
+		id, key, err := a.makeShredKey()
+		if err != nil {
+			a.doneInflight(w.names)
+			return nil, err
+		}
+		keyDone := make(chan error, 1)
+		go func() { keyDone <- a.putShredKey(ctx, id, key) }()
+		var keyErr error
+		waited := false
+		waitKey = func() error {
+			if !waited {
+				keyErr, waited = <-keyDone, true
+			}
+			return keyErr
+		}
+		defer func() {
+			waitKey()
+			clear(key)
+		}()
+		params.ObjectID, params.ShredKey, w.shred = id, key, true
+	}
+	keyFailed := func(err error) (*written, error) {
+		// putShredKey took the ID out of flight; nothing was put.
+		a.doneInflight(w.names)
+		return nil, err
+	}
 
 	type putResult struct {
 		ran  bool
@@ -93,6 +126,9 @@ func (a *Archive) writeShares(ctx context.Context, r io.Reader, size int64, code
 			}
 		}()
 		w.res, encErr = pipeline.Encode(ctx, params, r, ws)
+		if err := waitKey(); err != nil {
+			return keyFailed(err)
+		}
 		if encErr == nil {
 			for i := range 4 {
 				wg.Add(1)
@@ -109,6 +145,9 @@ func (a *Archive) writeShares(ctx context.Context, r io.Reader, size int64, code
 			wg.Wait()
 		}
 	} else {
+		if err := waitKey(); err != nil {
+			return keyFailed(err)
+		}
 		var prs [4]*io.PipeReader
 		var pws [4]*io.PipeWriter
 		var ws [4]io.Writer
@@ -169,6 +208,10 @@ func (a *Archive) writeShares(ctx context.Context, r io.Reader, size int64, code
 		}
 		a.deleteObjects(context.WithoutCancel(ctx), toDelete)
 		a.doneInflight(w.names)
+		if w.shred {
+			a.destroyKeys(context.WithoutCancel(ctx), hex.EncodeToString(params.ObjectID[:]))
+			a.doneInflightID(params.ObjectID)
+		}
 		switch {
 		case encErr == nil, errors.Is(encErr, pipeline.ErrTooFewShares) && ctx.Err() == nil:
 			// Quorum failure (Encode gives up once fewer than k writers remain).
@@ -185,8 +228,22 @@ func (a *Archive) writeShares(ctx context.Context, r io.Reader, size int64, code
 	return w, nil
 }
 
-// release ends the in-flight registration of w's names.
-func (a *Archive) release(w *written) { a.doneInflight(w.names) }
+// release ends the in-flight registration of w's names (and shred key).
+func (a *Archive) release(w *written) {
+	a.doneInflight(w.names)
+	if w.shred {
+		a.doneInflightID(w.res.ObjectID)
+	}
+}
+
+// discard deletes the shares of a written object that will not be
+// committed, and its shred key.
+func (a *Archive) discard(ctx context.Context, w *written) {
+	a.deleteShares(ctx, w.shares)
+	if w.shred {
+		a.destroyKeys(ctx, hex.EncodeToString(w.res.ObjectID[:]))
+	}
+}
 
 // deleteShares deletes the share objects of a record (best effort: a
 // failure leaves an orphan that CollectGarbage removes) and returns how

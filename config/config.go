@@ -42,6 +42,20 @@ type Config struct {
 	// KEKFile is the node master key file. Empty (default) means
 	// "<DataDir>/master.key": use KEKPath.
 	KEKFile string `toml:"kek_file"`
+	// ShredKeys turns on crypto-shredding for instances stored from now on
+	// (docs/security.md §7): each gets a random shred key, kept in
+	// ShredKeyFile and destroyed when the instance is deleted, so copies
+	// of its shares (store snapshots, backups) no longer decrypt even with
+	// the KEK. The key store must then be backed up with the KEK: rebuilding
+	// the index needs the stores, the KEK and the key store. Default false
+	// (stores + KEK rebuild everything; copies of deleted instances' shares
+	// still decrypt with the KEK). Instances already stored keep their
+	// format; the key store, once it exists, is opened whatever this says.
+	ShredKeys bool `toml:"shred_keys"`
+	// ShredKeyFile is the shred key store (SQLite, mode 0600). Empty
+	// (default) means "shred-keys.db" in the KEK file's directory: use
+	// ShredKeyPath.
+	ShredKeyFile string `toml:"shred_key_file"`
 	// Stores are the 4 share store locations (filesystem directories).
 	// Empty (default) means <DataDir>/stores/0 .. /3: use StorePaths.
 	Stores []string `toml:"stores"`
@@ -215,6 +229,15 @@ func (c *Config) Clone() *Config {
 // KEKPath is KEKFile, or "<DataDir>/master.key" when it is empty.
 func (c *Config) KEKPath() string { return c.orData(c.KEKFile, "master.key") }
 
+// ShredKeyPath is ShredKeyFile, or "shred-keys.db" beside the KEK file
+// (KEKPath) when it is empty: the two are backed up together.
+func (c *Config) ShredKeyPath() string {
+	if c.ShredKeyFile != "" {
+		return c.ShredKeyFile
+	}
+	return filepath.Join(filepath.Dir(c.KEKPath()), "shred-keys.db")
+}
+
 // SpoolPath is SpoolDir, or "<DataDir>/tmp" when it is empty.
 func (c *Config) SpoolPath() string { return c.orData(c.SpoolDir, "tmp") }
 
@@ -237,11 +260,13 @@ func (c *Config) StorePaths() []string {
 	return out
 }
 
-// Effective returns a copy of c with the derived defaults (KEKFile, Stores,
-// SpoolDir, Log.AuditFile, TLS.RequireClientCert) filled in, for display.
+// Effective returns a copy of c with the derived defaults (KEKFile,
+// ShredKeyFile, Stores, SpoolDir, Log.AuditFile, TLS.RequireClientCert)
+// filled in, for display.
 func (c *Config) Effective() *Config {
 	d := c.Clone()
 	d.KEKFile, d.Stores, d.SpoolDir, d.Log.AuditFile = c.KEKPath(), c.StorePaths(), c.SpoolPath(), c.AuditPath()
+	d.ShredKeyFile = c.ShredKeyPath()
 	req := c.TLS.ClientCertRequired()
 	d.TLS.RequireClientCert = &req
 	return d

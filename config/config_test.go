@@ -19,6 +19,8 @@ func TestDefault(t *testing.T) {
 		{c.Listen, "127.0.0.1:11112"},
 		{c.K, 2},
 		{c.KEKPath(), filepath.Join("data", "master.key")},
+		{c.ShredKeys, false},
+		{c.ShredKeyPath(), filepath.Join("data", "shred-keys.db")},
 		{c.SpoolPath(), filepath.Join("data", "tmp")},
 		{c.AuditPath(), filepath.Join("data", "audit.log")},
 		{c.IndexPath(), filepath.Join("data", "index.db")},
@@ -46,16 +48,28 @@ func TestDerivedPathsFollowDataDir(t *testing.T) {
 	if got := c.StorePaths()[3]; got != "/srv/pacs/stores/3" {
 		t.Errorf("StorePaths[3] = %q", got)
 	}
+	if got := c.ShredKeyPath(); got != "/srv/pacs/shred-keys.db" {
+		t.Errorf("ShredKeyPath = %q", got)
+	}
 	c.KEKFile, c.Stores = "/keys/k", []string{"/a", "/b", "/c", "/d"}
 	if c.KEKPath() != "/keys/k" || c.StorePaths()[0] != "/a" {
 		t.Error("explicit paths not used")
 	}
+	if got := c.ShredKeyPath(); got != "/keys/shred-keys.db" {
+		t.Errorf("ShredKeyPath beside an explicit KEK = %q", got)
+	}
+	c.ShredKeyFile = "/vault/sk.db"
+	if got := c.ShredKeyPath(); got != "/vault/sk.db" {
+		t.Errorf("explicit ShredKeyPath = %q", got)
+	}
+	c.ShredKeyFile = ""
 	c.StorePaths()[0] = "changed"
 	if c.Stores[0] != "/a" {
 		t.Error("StorePaths returned shared storage")
 	}
 	e := c.Effective()
-	if e.SpoolDir != "/srv/pacs/tmp" || e.Log.AuditFile != "/srv/pacs/audit.log" || e.TLS.RequireClientCert == nil {
+	if e.SpoolDir != "/srv/pacs/tmp" || e.Log.AuditFile != "/srv/pacs/audit.log" || e.TLS.RequireClientCert == nil ||
+		e.ShredKeyFile != "/keys/shred-keys.db" {
 		t.Errorf("Effective() = %+v", e)
 	}
 	if c.SpoolDir != "" || c.TLS.RequireClientCert != nil {

@@ -12,9 +12,10 @@
 // # Derived defaults
 //
 // KEKFile, Stores, SpoolDir and Log.AuditFile default to locations inside
-// DataDir. They are left empty in the struct ("derive it") and resolved by
-// the accessors KEKPath, StorePaths, SpoolPath and AuditPath at use, so a
-// DataDir given by a flag moves all of them; nothing is written back. Use
+// DataDir, and ShredKeyFile to one beside the KEK file. They are left empty
+// in the struct ("derive it") and resolved by the accessors KEKPath,
+// ShredKeyPath, StorePaths, SpoolPath and AuditPath at use, so a DataDir
+// given by a flag moves all of them; nothing is written back. Use
 // Effective for a copy with every derived value filled in (for display).
 //
 // # Environment variables
@@ -28,6 +29,8 @@
 //	listen                          SHARDPACS_LISTEN
 //	data_dir                        SHARDPACS_DATA
 //	kek_file                        SHARDPACS_KEK_FILE
+//	shred_keys                      SHARDPACS_SHRED_KEYS
+//	shred_key_file                  SHARDPACS_SHRED_KEY_FILE
 //	stores                          SHARDPACS_STORES            (4 paths, comma-separated)
 //	k                               SHARDPACS_K
 //	compression                     SHARDPACS_COMPRESSION

@@ -77,6 +77,7 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	c.validateShredKeyFile(bad)
 	if c.K < 2 || c.K > 4 {
 		bad("k", "must be 2, 3 or 4, got %d", c.K)
 	}
@@ -89,6 +90,29 @@ func (c *Config) Validate() error {
 	oneOf(bad, "log.format", c.Log.Format, LogFormatConsole, LogFormatJSON)
 	c.validatePeers(bad)
 	return errors.Join(errs...)
+}
+
+// validateShredKeyFile keeps the shred key store out of the places whose
+// copies it must not travel with: a share store (whoever reads the store
+// would hold the keys, and a snapshot of the store would keep destroyed
+// ones) and the KEK or index files themselves.
+func (c *Config) validateShredKeyFile(bad badFunc) {
+	if c.ShredKeyFile != "" && strings.TrimSpace(c.ShredKeyFile) == "" {
+		bad("shred_key_file", "must not be blank")
+		return
+	}
+	p := filepath.Clean(c.ShredKeyPath())
+	switch p {
+	case filepath.Clean(c.KEKPath()):
+		bad("shred_key_file", "%q is the KEK file", c.ShredKeyPath())
+	case filepath.Clean(c.IndexPath()):
+		bad("shred_key_file", "%q is the index", c.ShredKeyPath())
+	}
+	for i, s := range c.StorePaths() {
+		if s = filepath.Clean(s); strings.TrimSpace(s) != "" && (p == s || strings.HasPrefix(p, s+string(filepath.Separator))) {
+			bad("shred_key_file", "%q is inside share store %d (%s): keep it beside the KEK, away from the stores", c.ShredKeyPath(), i, s)
+		}
+	}
 }
 
 type badFunc func(key, format string, args ...any)

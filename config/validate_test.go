@@ -74,6 +74,14 @@ func TestValidate(t *testing.T) {
 		{"peer subject blank", func(c *Config) { c.Peers = []Peer{{AETitle: "A", CertSubject: "  "}} }, "config: peers[0] (A).cert_subject: must not be blank"},
 		{"peer subject long", func(c *Config) { c.Peers = []Peer{{AETitle: "A", CertSubject: strings.Repeat("x", 65)}} }, "config: peers[0] (A).cert_subject: \"xxx"},
 		{"peer subject control", func(c *Config) { c.Peers = []Peer{{AETitle: "A", CertSubject: "MOD\x001"}} }, "config: peers[0] (A).cert_subject: \"MOD\\x001\" contains the control character"},
+		{"shred key file in a store", func(c *Config) { c.ShredKeyFile = "data/stores/2/keys.db" }, "config: shred_key_file: \"data/stores/2/keys.db\" is inside share store 2"},
+		{"shred key file in a custom store", func(c *Config) {
+			c.Stores = []string{"/s/0", "/s/1", "/s/2", "/s/3"}
+			c.KEKFile = "/s/1/master.key"
+		}, "config: shred_key_file: \"/s/1/shred-keys.db\" is inside share store 1"},
+		{"shred key file is the KEK", func(c *Config) { c.ShredKeyFile = "data/master.key" }, "config: shred_key_file: \"data/master.key\" is the KEK file"},
+		{"shred key file is the index", func(c *Config) { c.ShredKeyFile = "./data/index.db" }, "config: shred_key_file: \"./data/index.db\" is the index"},
+		{"shred key file blank", func(c *Config) { c.ShredKeyFile = " " }, "config: shred_key_file: must not be blank"},
 		{"move dest unknown", func(c *Config) { c.Peers = []Peer{{AETitle: "A", MoveDestinations: []string{"B"}}} }, "config: peers[0] (A).move_destinations: \"B\" is not a configured peer"},
 		{"move dest no addr", func(c *Config) {
 			c.Peers = []Peer{{AETitle: "A", MoveDestinations: []string{"B"}}, {AETitle: "B"}}
@@ -116,6 +124,7 @@ func TestValidateAccepts(t *testing.T) {
 	c.TLS = TLS{Listen: "[::]:2762", CertFile: "c.pem", KeyFile: "k.pem", CAFile: "ca.pem", RequireClientCert: &no}
 	c.Stores = []string{"/s/0", "/s/1", "/s/2", "/s/3"}
 	c.K = 4
+	c.ShredKeys, c.ShredKeyFile = true, "/s/shred-keys.db" // beside the stores, not inside one
 	c.AETitle = "A-B_C.D 1"
 	c.Peers = []Peer{
 		{AETitle: "MOD", Networks: []string{"10.0.0.0/8", "192.168.1.5", "::1"}, Permissions: []string{}},

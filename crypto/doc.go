@@ -12,7 +12,10 @@
 //   - the node master key (KEK) keyring: versioned 256-bit keys kept in a
 //     0600 file outside the stores, used to wrap key shares with
 //     AES-256-GCM (Keyring, CreateKeyring, LoadKeyring, Wrap, Unwrap,
-//     Rotate, Retire).
+//     Rotate, Retire);
+//   - the opt-in crypto-shredding layer: a per-instance shred key that
+//     seals each key share before the KEK wraps it (NewShredKey, ShredSeal,
+//     ShredOpen); the keys themselves live in archive/shredkeys.
 //
 // Nothing here derives key material from patient data: every key comes from
 // a random source, crypto/rand.Reader unless a caller injects another one

@@ -48,6 +48,11 @@ var (
 	// access; the error message says to chmod 600 it.
 	ErrKeyringPermissions = errors.New("crypto: keyring file permissions too open")
 
+	// ErrShredOpen reports a shred-sealed key share that did not open
+	// under the shred key given: another instance's key, wrong associated
+	// data, or modified bytes.
+	ErrShredOpen = errors.New("crypto: shred-sealed key share did not open")
+
 	// ErrRetireCurrent reports an attempt to retire the current KEK version.
 	ErrRetireCurrent = errors.New("crypto: cannot retire the current KEK version")
 )

@@ -45,8 +45,11 @@ type Info struct {
 // ErrMismatch, ErrSize, ErrHashMismatch, crypto.ErrAuth (some share in the
 // subset is corrupt: retry with another subset, see Subsets),
 // crypto.ErrUnwrap / crypto.ErrUnknownKEKVersion (key share or header
-// changed, or KEK missing). Errors attributable to one share are
-// *ShareError values naming it.
+// changed, or KEK missing), ErrShredKeyMissing (a shred-sealed object
+// whose shred key is gone, or kr is not a ShredWrapper with its key),
+// crypto.ErrShredOpen (the shred key found is not the object's); those two
+// are never *ShareError values.
+// Errors attributable to one share are *ShareError values naming it.
 func Decode(ctx context.Context, kr KeyWrapper, shares map[int]io.Reader, w io.Writer, want *[32]byte) (*Info, error) {
 	return decode(ctx, kr, shares, w, want, -1, nil)
 }
@@ -210,10 +213,22 @@ func decode(ctx context.Context, kr KeyWrapper, shares map[int]io.Reader, w io.W
 			return nil, &ShareError{Index: idx[j], Err: fmt.Errorf("%w: header says share %d", ErrMismatch, h.Index)}
 		}
 		y, err := kr.Unwrap(h.KEKVersion, h.WrappedKey, h.keyAAD(h.Index))
+		if errors.Is(err, ErrShredKeyMissing) || errors.Is(err, crypto.ErrShredOpen) {
+			// The object's shred key is gone or wrong (the KEK layer
+			// authenticated this share): no other subset helps.
+			return nil, err
+		}
 		if err != nil {
 			return nil, &ShareError{Index: h.Index, Err: err}
 		}
 		keyShares[j] = crypto.Share{X: h.KeyX[h.Index], Y: y}
+		if len(y) != crypto.DataKeySize {
+			if h.ShredSealed && len(y) == crypto.DataKeySize+crypto.ShredSealOverhead {
+				// A bare KEK keyring opened the outer layer only.
+				return nil, fmt.Errorf("pipeline: object %x: key shares are shred-sealed and the keyring has no shred keys: %w", h.ObjectID, ErrShredKeyMissing)
+			}
+			return nil, &ShareError{Index: h.Index, Err: fmt.Errorf("%w: key share of %d bytes", ErrFormat, len(y))}
+		}
 	}
 	dek, err := crypto.CombineSecret(keyShares)
 	if err != nil {

@@ -42,7 +42,11 @@
 //  5. Key shares: crypto.SplitSecret(DEK, 4, K); key share i is wrapped
 //     with the KEK (Keyring.Wrap, AAD = common header ‖ i) and stored in
 //     share i's header. The DEK is never stored; the index holds no key
-//     material.
+//     material. With a shred key (Params.ShredKey, the opt-in
+//     crypto-shredding mode), key share i is first sealed under the
+//     object's shred key (crypto.ShredSeal, same AAD) and the header
+//     carries FlagShredSealed; the shred key lives in a key store beside
+//     the KEK, never in a share or the index (ShredWrapper).
 //
 // Decode runs the stages backwards over any K shares, reading them in lock
 // step (memory: a few stripes, whatever the instance size).
@@ -61,12 +65,17 @@
 //	 24   4  segment size S (AEAD plaintext segment), 1 KiB..16 MiB
 //	 28   4  stripe size = S + 16
 //	 32   4  Shamir X coordinate of the key share of share 0, 1, 2, 3
-//	 36   4  reserved, zero
-//	share header (67 bytes)
+//	 36   1  flags: bit 0 = FlagShredSealed; other bits zero
+//	 37   3  reserved, zero
+//	share header (67 bytes; 95 with FlagShredSealed)
 //	 40   1  share index i (0..k−1 data, k..3 parity)
 //	 41   4  KEK version that wrapped the key share
-//	 45   2  length of the wrapped key share = 60
-//	 47  60  wrapped key share: nonce(12) ‖ AES-256-GCM(KEK, Y_i)(32) ‖ tag(16)
+//	 45   2  length L of the wrapped key share: 60, or 88 with FlagShredSealed
+//	 47   L  wrapped key share, without the flag:
+//	           nonce(12) ‖ AES-256-GCM(KEK, Y_i)(32) ‖ tag(16)
+//	         with FlagShredSealed:
+//	           nonce(12) ‖ AES-256-GCM(KEK, S_i)(60) ‖ tag(16), where
+//	           S_i = nonce(12) ‖ AES-256-GCM(shred key, Y_i)(32) ‖ tag(16)
 //	records, one per stripe
 //	      4  m = ciphertext bytes in this stripe, 1..stripe size
 //	 ceil(m/k)  shard i of the stripe
@@ -86,7 +95,12 @@
 // record framing decides the ciphertext bytes, and STREAM detects any
 // truncation, extension or reordering) and each trailer size is compared
 // with what was decoded. Everything needed to rebuild the instance — and
-// so the index, by `reindex` — is inside any K shares plus the KEK.
+// so the index, by `reindex` — is inside any K shares plus the KEK; for a
+// shred-sealed object, plus its shred key (looked up by the object ID of
+// the header). Objects written before the flag existed have byte 36 = 0
+// and parse and decode as they always did; a reader that predates the flag
+// refuses a shred-sealed object (reserved bytes not zero) instead of
+// misreading it.
 //
 // # Reads and corrupt shares
 //
@@ -123,5 +137,7 @@
 // The sources are fully authenticated during the rebuild. KEK rotation
 // (Rewrap) rewrites one share's header the same way: the KEK version is
 // per share, outside the AEAD associated data, so shares of one object may
-// be wrapped under different KEK versions.
+// be wrapped under different KEK versions. Rewrap with the bare keyring
+// never needs a shred key: the KEK layer is the outer one. Rebuild of a
+// shred-sealed object needs a ShredWrapper holding the object's key.
 package pipeline

@@ -58,8 +58,18 @@ type Params struct {
 	// SegmentSize is the AEAD segment (and stripe) size; 0 means
 	// crypto.DefaultSegmentSize (1 MiB). MinSegmentSize..MaxSegmentSize.
 	SegmentSize int
-	// Keyring wraps the key shares (required).
+	// Keyring wraps the key shares (required): the KEK keyring itself,
+	// not a ShredWrapper (ShredKey adds that layer).
 	Keyring KeyWrapper
+	// ShredKey, when not nil, is the object's 32-byte shred key: the header
+	// gets FlagShredSealed and every key share is sealed under ShredKey
+	// before Keyring wraps it (ShredWrapper). ObjectID must then be set,
+	// and the caller must have made the key durable, under ObjectID,
+	// before any share is written. Nil: a plain version-1 object, as
+	// before shred keys existed.
+	ShredKey []byte
+	// ObjectID is the object ID to use; zero means a random one from Rand.
+	ObjectID [16]byte
 	// Rand is the source of object IDs, data keys and Shamir
 	// coefficients; nil means crypto/rand.Reader.
 	Rand io.Reader
@@ -191,6 +201,10 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 		return nil, fmt.Errorf("pipeline: compressor %v, want zstd or s2", p.Compressor)
 	case p.Keyring == nil:
 		return nil, errors.New("pipeline: no keyring")
+	case p.ShredKey != nil && len(p.ShredKey) != crypto.DataKeySize:
+		return nil, fmt.Errorf("pipeline: shred key: %w", crypto.ErrKeySize)
+	case p.ShredKey != nil && p.ObjectID == [16]byte{}:
+		return nil, errors.New("pipeline: a shred key needs the object ID it is stored under")
 	}
 	out := &outs{k: k}
 	for i, w := range shares {
@@ -200,9 +214,16 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 		out.o[i].w = w
 	}
 	rnd := p.rand()
-	h := &Header{K: k, SegmentSize: seg, StripeSize: seg + crypto.TagSize}
-	if _, err := io.ReadFull(rnd, h.ObjectID[:]); err != nil {
-		return nil, fmt.Errorf("pipeline: object id: %w", err)
+	h := &Header{K: k, SegmentSize: seg, StripeSize: seg + crypto.TagSize, ObjectID: p.ObjectID}
+	if h.ObjectID == [16]byte{} {
+		if _, err := io.ReadFull(rnd, h.ObjectID[:]); err != nil {
+			return nil, fmt.Errorf("pipeline: object id: %w", err)
+		}
+	}
+	kw := p.Keyring
+	if p.ShredKey != nil {
+		h.ShredSealed = true
+		kw = &ShredWrapper{KEK: p.Keyring, Keys: fixedShredKey{id: h.ObjectID, key: p.ShredKey}}
 	}
 	dek, err := crypto.NewDataKey(rnd)
 	if err != nil {
@@ -235,7 +256,7 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 
 	h.Codec = p.Codec
 	if !whole && h.Codec != CodecNone && p.compressor() == CodecZstd {
-		return encodeFrames(ctx, &p, h, hr, probe, keyShares, dek, out)
+		return encodeFrames(ctx, &p, kw, h, hr, probe, keyShares, dek, out)
 	}
 	hr.hash(probe)
 	var enc streamEncoder
@@ -304,7 +325,7 @@ func Encode(ctx context.Context, p Params, plaintext io.Reader, shares [N]io.Wri
 		}
 	}
 
-	b, err := startBody(&p, h, keyShares, dek, out)
+	b, err := startBody(kw, h, keyShares, dek, out)
 	if err != nil {
 		return nil, err
 	}
@@ -367,13 +388,14 @@ type body struct {
 	n          int64 // bytes written: the compressed size
 }
 
-// startBody wraps one key share per share header, writes the headers and
+// startBody wraps one key share per share header (with kw: the keyring,
+// or a ShredWrapper around it), writes the headers and
 // sets up the AEAD stream over the stripes. h is final (codec, segment
 // size) when it is called.
-func startBody(p *Params, h *Header, keyShares []crypto.Share, dek []byte, out *outs) (*body, error) {
+func startBody(kw KeyWrapper, h *Header, keyShares []crypto.Share, dek []byte, out *outs) (*body, error) {
 	b := &body{h: h, k: out.k}
 	for i := range N {
-		wrapped, ver, err := p.Keyring.Wrap(keyShares[i].Y, h.keyAAD(i))
+		wrapped, ver, err := kw.Wrap(keyShares[i].Y, h.keyAAD(i))
 		if err != nil {
 			return nil, fmt.Errorf("pipeline: wrapping key share %d: %w", i, err)
 		}

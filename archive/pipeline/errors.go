@@ -25,6 +25,11 @@ var (
 	ErrHashMismatch = errors.New("pipeline: plaintext SHA-256 mismatch")
 	// ErrTooLarge: DecodeBytes met an instance above its size limit.
 	ErrTooLarge = errors.New("pipeline: instance larger than the limit")
+	// ErrShredKeyMissing: the object's key shares are shred-sealed
+	// (FlagShredSealed) and its shred key is not available — destroyed
+	// when the instance was deleted, or the key store is missing. No
+	// subset of shares can help: it is never a *ShareError.
+	ErrShredKeyMissing = errors.New("pipeline: shred key missing (instance deleted, or no shred key store)")
 )
 
 // ShareError attributes an error to one share (by index), so the archive

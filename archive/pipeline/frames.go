@@ -245,7 +245,7 @@ func (fr *framer) close() {
 // encodeFrames is Encode's path for a zstd-compressed instance larger than
 // probeSize (probe, already read through hr, is its first block): frames
 // compress in parallel while this goroutine reads ahead and seals.
-func encodeFrames(ctx context.Context, p *Params, h *Header, hr *hashReader, probe []byte,
+func encodeFrames(ctx context.Context, p *Params, kw KeyWrapper, h *Header, hr *hashReader, probe []byte,
 	keyShares []crypto.Share, dek []byte, out *outs) (*Result, error) {
 	shuffle := p.Codec.shuffled() || p.Codec == CodecAuto && !p.NoShuffle && shuffleHelps(probe, CodecZstd)
 	fr := newFramer(p.level(), shuffle)
@@ -287,7 +287,7 @@ func encodeFrames(ctx context.Context, p *Params, h *Header, hr *hashReader, pro
 	if h.Codec == CodecAuto {
 		h.Codec = autoCodec(p, CodecZstd, shuffle, len(probe), len(*f0.out)+len(*f1.out))
 	}
-	b, err := startBody(p, h, keyShares, dek, out)
+	b, err := startBody(kw, h, keyShares, dek, out)
 	if err != nil {
 		return nil, err
 	}

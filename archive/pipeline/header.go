@@ -25,8 +25,20 @@ const (
 	// WrappedKeySize is the size of a wrapped key share (a 32-byte Shamir
 	// share of the data key, wrapped by crypto.Keyring.Wrap).
 	WrappedKeySize = crypto.DataKeySize + crypto.WrapOverhead
-	// HeaderSize is the full size of a version-1 share header.
+	// ShredWrappedKeySize is the size of a shred-sealed key share
+	// (crypto.ShredSeal under the instance's shred key), wrapped.
+	ShredWrappedKeySize = WrappedKeySize + crypto.ShredSealOverhead
+	// HeaderSize is the full size of a version-1 share header whose key
+	// share is not shred-sealed (every object written without shred keys).
 	HeaderSize = CommonHeaderSize + 7 + WrappedKeySize
+	// ShredHeaderSize is the full size of a header with FlagShredSealed.
+	ShredHeaderSize = CommonHeaderSize + 7 + ShredWrappedKeySize
+
+	// FlagShredSealed (byte 36 of the common header) says that every key
+	// share of the object was sealed under a per-object shred key before
+	// the KEK wrapped it (see ShredWrapper). Objects written without shred
+	// keys have 0 there, as every object did before the flag existed.
+	FlagShredSealed = 0x01
 
 	// MinSegmentSize and MaxSegmentSize bound the AEAD segment size an
 	// object may declare (and so the memory a reader allocates for it).
@@ -47,13 +59,32 @@ type Header struct {
 	SegmentSize int      // AEAD plaintext segment size
 	StripeSize  int      // ciphertext bytes per stripe: SegmentSize + crypto.TagSize
 	KeyX        [N]byte  // Shamir X coordinate of the key share in share i
+	ShredSealed bool     // FlagShredSealed: key shares sealed under the object's shred key
 	Index       int      // this share: 0..K-1 data shards, K..N-1 parity shards
 	KEKVersion  uint32   // KEK version that wrapped WrappedKey
-	WrappedKey  []byte   // this share's key share, wrapped (WrappedKeySize bytes)
+	WrappedKey  []byte   // this share's key share, wrapped (WrappedKeySize or ShredWrappedKeySize bytes)
 }
 
 // ShardSize returns the size of one shard of a full stripe.
 func (h *Header) ShardSize() int { return (h.StripeSize + h.K - 1) / h.K }
+
+// Size is the encoded size of the header: HeaderSize, or ShredHeaderSize
+// when the key share is shred-sealed.
+func (h *Header) Size() int { return CommonHeaderSize + 7 + h.wrappedKeySize() }
+
+func (h *Header) wrappedKeySize() int {
+	if h.ShredSealed {
+		return ShredWrappedKeySize
+	}
+	return WrappedKeySize
+}
+
+func (h *Header) flags() byte {
+	if h.ShredSealed {
+		return FlagShredSealed
+	}
+	return 0
+}
 
 // appendCommon appends the common header (the AEAD associated data).
 func (h *Header) appendCommon(b []byte) []byte {
@@ -63,7 +94,7 @@ func (h *Header) appendCommon(b []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(h.SegmentSize))
 	b = binary.BigEndian.AppendUint32(b, uint32(h.StripeSize))
 	b = append(b, h.KeyX[:]...)
-	return append(b, 0, 0, 0, 0)
+	return append(b, h.flags(), 0, 0, 0)
 }
 
 // Common returns the common header bytes, the associated data of the
@@ -76,13 +107,13 @@ func (h *Header) keyAAD(index int) []byte {
 	return append(h.appendCommon(make([]byte, 0, CommonHeaderSize+1)), byte(index))
 }
 
-// MarshalBinary encodes the header (HeaderSize bytes). It fails on a header
+// MarshalBinary encodes the header (h.Size() bytes). It fails on a header
 // that ParseHeader would refuse.
 func (h *Header) MarshalBinary() ([]byte, error) {
 	if err := h.validate(); err != nil {
 		return nil, err
 	}
-	b := h.appendCommon(make([]byte, 0, HeaderSize))
+	b := h.appendCommon(make([]byte, 0, h.Size()))
 	b = append(b, byte(h.Index))
 	b = binary.BigEndian.AppendUint32(b, h.KEKVersion)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(h.WrappedKey)))
@@ -101,8 +132,8 @@ func (h *Header) validate() error {
 		return fmt.Errorf("%w: stripe size %d, want segment size + %d", ErrFormat, h.StripeSize, crypto.TagSize)
 	case h.Index < 0 || h.Index >= N:
 		return fmt.Errorf("%w: share index %d", ErrFormat, h.Index)
-	case len(h.WrappedKey) != WrappedKeySize:
-		return fmt.Errorf("%w: wrapped key share of %d bytes, want %d", ErrFormat, len(h.WrappedKey), WrappedKeySize)
+	case len(h.WrappedKey) != h.wrappedKeySize():
+		return fmt.Errorf("%w: wrapped key share of %d bytes, want %d", ErrFormat, len(h.WrappedKey), h.wrappedKeySize())
 	}
 	var seen [256]bool
 	for _, x := range h.KeyX {
@@ -115,25 +146,38 @@ func (h *Header) validate() error {
 }
 
 // ParseHeader reads and strictly checks one share header from r, consuming
-// exactly HeaderSize bytes (the shard data follows). Every field is checked
-// (magic, version, n, k, codec, sizes, X coordinates, reserved bytes, index,
-// wrapped-key length); any deviation is an error wrapping ErrFormat, a short
-// input one wrapping io.ErrUnexpectedEOF too. Nothing is authenticated yet:
-// the key share authenticates the common header when it is unwrapped.
+// exactly its size (HeaderSize, or ShredHeaderSize with FlagShredSealed;
+// the shard data follows). Every field is checked (magic, version, n, k,
+// codec, sizes, X coordinates, flags, reserved bytes, index, wrapped-key
+// length against the flags); any deviation is an error wrapping ErrFormat,
+// a short input one wrapping io.ErrUnexpectedEOF too. Nothing is
+// authenticated yet: the key share authenticates the common header when it
+// is unwrapped.
 func ParseHeader(r io.Reader) (*Header, error) {
-	var b [HeaderSize]byte
-	if _, err := io.ReadFull(r, b[:]); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return nil, fmt.Errorf("%w: reading header: %w", ErrFormat, err)
+	var b [ShredHeaderSize]byte
+	if _, err := io.ReadFull(r, b[:HeaderSize]); err != nil {
+		return nil, shortHeader(err)
 	}
-	return parseHeader(b[:])
+	n := HeaderSize
+	if b[36]&FlagShredSealed != 0 {
+		n = ShredHeaderSize
+		if _, err := io.ReadFull(r, b[HeaderSize:n]); err != nil {
+			return nil, shortHeader(err)
+		}
+	}
+	return parseHeader(b[:n])
+}
+
+func shortHeader(err error) error {
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%w: reading header: %w", ErrFormat, err)
 }
 
 func parseHeader(b []byte) (*Header, error) {
 	switch {
-	case len(b) != HeaderSize:
+	case len(b) != HeaderSize && len(b) != ShredHeaderSize:
 		return nil, fmt.Errorf("%w: header of %d bytes", ErrFormat, len(b))
 	case string(b[0:4]) != Magic:
 		return nil, fmt.Errorf("%w: bad magic %q", ErrFormat, b[0:4])
@@ -141,7 +185,9 @@ func parseHeader(b []byte) (*Header, error) {
 		return nil, fmt.Errorf("%w: unsupported format version %d", ErrFormat, b[4])
 	case b[5] != N:
 		return nil, fmt.Errorf("%w: n = %d, want %d", ErrFormat, b[5], N)
-	case !bytes.Equal(b[36:40], []byte{0, 0, 0, 0}):
+	case b[36]&^FlagShredSealed != 0:
+		return nil, fmt.Errorf("%w: unknown flags %#02x", ErrFormat, b[36])
+	case !bytes.Equal(b[37:40], []byte{0, 0, 0}):
 		return nil, fmt.Errorf("%w: reserved bytes not zero", ErrFormat)
 	}
 	h := &Header{
@@ -149,13 +195,14 @@ func parseHeader(b []byte) (*Header, error) {
 		Codec:       Codec(b[7]),
 		SegmentSize: int(binary.BigEndian.Uint32(b[24:28])),
 		StripeSize:  int(binary.BigEndian.Uint32(b[28:32])),
+		ShredSealed: b[36]&FlagShredSealed != 0,
 		Index:       int(b[40]),
 		KEKVersion:  binary.BigEndian.Uint32(b[41:45]),
 	}
 	copy(h.ObjectID[:], b[8:24])
 	copy(h.KeyX[:], b[32:36])
-	if l := int(binary.BigEndian.Uint16(b[45:47])); l != WrappedKeySize {
-		return nil, fmt.Errorf("%w: wrapped key share of %d bytes, want %d", ErrFormat, l, WrappedKeySize)
+	if l := int(binary.BigEndian.Uint16(b[45:47])); l != h.wrappedKeySize() || len(b) != h.Size() {
+		return nil, fmt.Errorf("%w: wrapped key share of %d bytes, want %d", ErrFormat, l, h.wrappedKeySize())
 	}
 	h.WrappedKey = append([]byte(nil), b[47:]...)
 	if err := h.validate(); err != nil {

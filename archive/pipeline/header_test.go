@@ -81,6 +81,9 @@ func TestParseHeaderRejects(t *testing.T) {
 		{"X zero", 32, 0},
 		{"X repeated", 33, 1},
 		{"reserved", 39, 1},
+		{"reserved after flags", 37, 1},
+		{"unknown flag", 36, 0x02},
+		{"shred flag on a 60-byte key", 36, FlagShredSealed},
 		{"index 4", 40, 4},
 		{"wrapped key length", 46, 0x3d},
 		{"wrapped key length high", 45, 1},
@@ -99,6 +102,41 @@ func TestParseHeaderRejects(t *testing.T) {
 	}
 }
 
+// TestShredHeaderRoundTrip: FlagShredSealed is byte 36, the wrapped key is
+// 88 bytes, the header 95; every prefix and a flag/length disagreement fail.
+func TestShredHeaderRoundTrip(t *testing.T) {
+	h := sampleHeader()
+	h.ShredSealed, h.WrappedKey = true, bytes.Repeat([]byte{0xa5}, ShredWrappedKeySize)
+	b, err := h.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "5350533101040202" + "30313233343536373839616263646566" + "00100000" + "00100010" + "01020304" + "01000000" +
+		"03" + "00000007" + "0058" + strings.Repeat("a5", ShredWrappedKeySize)
+	if got := bytesHex(b); got != want || len(b) != ShredHeaderSize || h.Size() != ShredHeaderSize {
+		t.Fatalf("encoding\n got %s\nwant %s", got, want)
+	}
+	r := bytes.NewReader(append(b, "body"...))
+	got, err := ParseHeader(r)
+	if err != nil || r.Len() != 4 || !got.ShredSealed {
+		t.Fatalf("ParseHeader = %+v, %v (left %d)", got, err, r.Len())
+	}
+	for n := range len(b) {
+		if _, err := ParseHeader(bytes.NewReader(b[:n])); !errors.Is(err, ErrFormat) || !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("prefix of %d bytes: %v", n, err)
+		}
+	}
+	cleared := bytes.Clone(b)
+	cleared[36] = 0 // flag gone, 88-byte key left: refused, not misread
+	if _, err := ParseHeader(bytes.NewReader(cleared)); !errors.Is(err, ErrFormat) {
+		t.Fatalf("flag cleared: %v", err)
+	}
+	h.WrappedKey = h.WrappedKey[:WrappedKeySize]
+	if _, err := h.MarshalBinary(); !errors.Is(err, ErrFormat) {
+		t.Fatalf("MarshalBinary with a 60-byte key and the flag: %v", err)
+	}
+}
+
 func FuzzParseHeader(f *testing.F) {
 	good, _ := sampleHeader().MarshalBinary()
 	f.Add(good)
@@ -108,6 +146,9 @@ func FuzzParseHeader(f *testing.F) {
 	h := sampleHeader()
 	h.K, h.Codec, h.SegmentSize, h.StripeSize, h.Index = 4, CodecNone, MinSegmentSize, MinSegmentSize+16, 0
 	b, _ := h.MarshalBinary()
+	f.Add(b)
+	h.ShredSealed, h.WrappedKey = true, bytes.Repeat([]byte{1}, ShredWrappedKeySize)
+	b, _ = h.MarshalBinary()
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, err := ParseHeader(bytes.NewReader(data))
@@ -119,7 +160,7 @@ func FuzzParseHeader(f *testing.F) {
 		}
 		// Accepted headers re-encode to the bytes read.
 		out, err := h.MarshalBinary()
-		if err != nil || !bytes.Equal(out, data[:HeaderSize]) {
+		if err != nil || !bytes.Equal(out, data[:h.Size()]) {
 			t.Fatalf("accepted header does not round-trip: %v", err)
 		}
 	})

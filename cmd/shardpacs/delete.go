@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 
+	"github.com/shardpacs/shardpacs/archive"
 	"github.com/shardpacs/shardpacs/audit"
 )
 
@@ -87,6 +89,10 @@ func runDelete(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				fmt.Fprintf(stderr, "warning: the deletion is done but could not be audited: %v\n", aerr)
 			}
 		}
+	}
+	if errors.Is(err, archive.ErrShredPending) {
+		fmt.Fprintf(stdout, "deleted %d instances\n", n)
+		return fmt.Errorf("%w; run shardpacs verify --gc once the key store is writable", err)
 	}
 	if err != nil {
 		return err

@@ -2,18 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 
+	"github.com/shardpacs/shardpacs/archive"
+	"github.com/shardpacs/shardpacs/archive/shredkeys"
 	"github.com/shardpacs/shardpacs/audit"
 	"github.com/shardpacs/shardpacs/crypto"
 )
 
 func init() {
-	register(&command{name: "keys", summary: "manage the master key (KEK): create | show | rotate | rewrap | retire VERSION", run: runKeys})
+	register(&command{name: "keys", summary: "manage the master key (KEK): create | show | rotate | rewrap | retire VERSION | shred-init", run: runKeys})
 }
 
 // runKeys manages the keyring file (cfg.KEKPath). Run rotate, rewrap and
@@ -21,13 +24,13 @@ func init() {
 // A rotation is recorded in the audit trail (cfg.AuditPath) as a Security
 // Configuration alert; it is refused when the trail cannot be opened.
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	o := newArchiveFlags("keys", "keys create|show|rotate|rewrap|retire VERSION", stderr)
+	o := newArchiveFlags("keys", "keys create|show|rotate|rewrap|retire VERSION|shred-init", stderr)
 	rest, err := parseArgs(o.fs, args)
 	if err != nil {
 		return err
 	}
 	if len(rest) == 0 {
-		return fmt.Errorf("%w: keys needs create, show, rotate, rewrap or retire VERSION", errUsage)
+		return fmt.Errorf("%w: keys needs create, show, rotate, rewrap, retire VERSION or shred-init", errUsage)
 	}
 	cfg, err := o.load()
 	if err != nil {
@@ -57,6 +60,25 @@ func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 			fmt.Fprintf(stdout, "version %d: %s%s\n", v, kr.Fingerprint(v), cur)
 		}
+		if ks, err := shredkeys.Open(ctx, cfg.ShredKeyPath(), shredkeys.Options{}); err == nil {
+			l, err := ks.List(ctx)
+			ks.Close()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "shred key store %s: %d keys (shred_keys = %v)\n", cfg.ShredKeyPath(), len(l), cfg.ShredKeys)
+		} else if !errors.Is(err, shredkeys.ErrMissing) {
+			return err
+		}
+	case "shred-init":
+		// Turning shred mode on for an archive that holds data: serve
+		// refuses to create the key store over data (a lost one must be
+		// restored, not silently replaced).
+		p, err := archive.CreateShredKeys(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "created %s; set shred_keys = true, and back it up with the KEK from now on — reindex needs it\n", p)
 	case "rotate":
 		kr, err := crypto.LoadKeyring(path)
 		if err != nil {

@@ -35,8 +35,8 @@ func runReindex(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer a.Close()
 	rep, err := a.Reindex(ctx)
 	if rep != nil {
-		fmt.Fprintf(stdout, "reindex: %d objects found, %d instances indexed, %d incomplete, %d superseded, %d failed, %d foreign files\n",
-			rep.Objects, rep.Indexed, rep.Incomplete, rep.Superseded, rep.Failed, rep.Foreign)
+		fmt.Fprintf(stdout, "reindex: %d objects found, %d instances indexed, %d incomplete, %d superseded, %d shredded, %d failed, %d foreign files\n",
+			rep.Objects, rep.Indexed, rep.Incomplete, rep.Superseded, rep.Shredded, rep.Failed, rep.Foreign)
 		for _, e := range rep.Errors {
 			fmt.Fprintf(stderr, "  %v\n", e)
 		}

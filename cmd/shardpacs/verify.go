@@ -16,7 +16,7 @@ func init() {
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	o := newArchiveFlags("verify", "verify [--repair] [--gc]", stderr)
 	repair := o.fs.Bool("repair", false, "rebuild missing and corrupt shares from the others")
-	gc := o.fs.Bool("gc", false, "afterwards, remove orphan share objects and temporary files older than one hour")
+	gc := o.fs.Bool("gc", false, "afterwards, remove orphan share objects, temporary files and orphan shred keys older than one hour")
 	rest, err := parseArgs(o.fs, args)
 	if err != nil {
 		return err
