@@ -13,6 +13,7 @@ import (
 var benchFiles = map[string]string{
 	"CT512": "grailbio-examples/CT-MONO2-16-ort.dcm",
 	"MF5":   "suyashkumar-testdata/5.dcm",
+	"MR64":  "suyashkumar-testdata/1.dcm", // 64 KB MR slice: TestIngestRateFlat at 10^5 in ~6 GB
 }
 
 // benchInstance returns the instance of a corpus file and a function that

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -138,6 +139,9 @@ func BenchmarkIngest(b *testing.B) {
 // rate at the end is more than 15% below the rate at the start (issue 6).
 // Each end is the median of three batches, since one batch on a shared
 // machine swings by ±30%. Off by default: it takes minutes.
+// SHARDPACS_INGEST_FLAT_FILE picks the instance: CT512 (default, 526 KB:
+// 10^5 of them need ~42 GB), MF5, or MR64 (a 64 KB MR slice: 10^5 in
+// ~6 GB; what grows with the count — index, folders — is the same).
 func TestIngestRateFlat(t *testing.T) {
 	total, _ := strconv.Atoi(os.Getenv("SHARDPACS_INGEST_FLAT"))
 	if total < 6000 {
@@ -145,7 +149,12 @@ func TestIngestRateFlat(t *testing.T) {
 	}
 	const batch = 1000
 	e := newEnv(t, func(o *Options) { o.NoRepairer = true })
-	f := newUIDFactory(t, benchFiles["CT512"])
+	file := cmp.Or(os.Getenv("SHARDPACS_INGEST_FLAT_FILE"), "CT512")
+	if benchFiles[file] == "" {
+		t.Fatalf("SHARDPACS_INGEST_FLAT_FILE=%s: want one of CT512, MF5, MR64", file)
+	}
+	f := newUIDFactory(t, benchFiles[file])
+	t.Logf("%s (%d bytes), %d instances in batches of %d, 4 goroutines", file, f.in.Size, total, batch)
 	var seq atomic.Int64
 	var rates []float64
 	for done := 0; done < total; done += batch {
