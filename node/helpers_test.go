@@ -35,7 +35,15 @@ type testNode struct {
 // startNode starts a node over a fresh archive in t.TempDir(); mutate
 // edits the configuration first. Cleanup shuts it down and closes the
 // archive.
-func startNode(t *testing.T, mutate func(*config.Config)) *testNode {
+func startNode(t testing.TB, mutate func(*config.Config)) *testNode {
+	t.Helper()
+	return startNodeArchive(t, mutate, archive.Options{})
+}
+
+// startNodeArchive is startNode over an archive opened with base (fields
+// a configuration does not set, such as MemoryLimit); NoRepairer is always
+// set.
+func startNodeArchive(t testing.TB, mutate func(*config.Config), base archive.Options) *testNode {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
@@ -44,7 +52,8 @@ func startNode(t *testing.T, mutate func(*config.Config)) *testNode {
 		mutate(cfg)
 	}
 	ctx := context.Background()
-	arch, err := archive.OpenDir(ctx, cfg, archive.Options{NoRepairer: true})
+	base.NoRepairer = true
+	arch, err := archive.OpenDir(ctx, cfg, base)
 	if err != nil {
 		t.Fatalf("OpenDir: %v", err)
 	}

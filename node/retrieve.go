@@ -99,19 +99,28 @@ type subStoreFunc func(ctx context.Context, rec *index.InstanceRecord, ts string
 // class on contexts usable for the sub-operations, in context ID order.
 type acceptedFunc func(sopClassUID string) []string
 
-// runSubOps sends every instance of recs with store, reporting progress
-// after each sub-operation (PS3.4 C.4.2.3.1: pending responses while it
-// runs, never an early success). It stops when ctx ends (C-CANCEL); the
-// counts then say what is left. Failures are logged without patient data.
+// runSubOps sends every instance of recs with store, in order, reporting
+// progress after each sub-operation (PS3.4 C.4.2.3.1: pending responses
+// while it runs, never an early success). The instances are read from the
+// archive ahead of their sub-operation (readAhead: at most
+// readAheadDepth+1 decoded at a time), so that decoding the next overlaps
+// sending the current one. It stops when ctx ends (C-CANCEL); the counts
+// then say what is left, and the instances read but not sent are closed
+// before it returns. Failures are logged without patient data.
 func (n *Node) runSubOps(ctx context.Context, op string, recs []*index.InstanceRecord,
 	progress func(dimse.SubOps) error, accepted acceptedFunc, store subStoreFunc) dimse.SubOps {
 	so := dimse.SubOps{Remaining: len(recs)}
 	_ = progress(so)
-	for _, rec := range recs {
-		if ctx.Err() != nil {
+	ahead := n.startReadAhead(ctx, recs)
+	defer ahead.stop()
+	for range recs {
+		in, ok := ahead.next(ctx)
+		if !ok || ctx.Err() != nil {
+			in.close()
 			return so
 		}
-		st, err := n.subOp(ctx, op, rec, accepted, store)
+		rec := in.rec
+		st, err := n.subOp(ctx, op, in, accepted, store)
 		so.Remaining--
 		switch {
 		case err != nil || st.Type() == dimse.StatusTypeFailure || st.Type() == dimse.StatusTypeCancel:
@@ -135,28 +144,33 @@ func (n *Node) runSubOps(ctx context.Context, op string, recs []*index.InstanceR
 // transfer syntax nor, for native data, in another native syntax.
 var errNoTranscoding = errors.New("node: peer accepted no context in the instance's transfer syntax (encapsulated data is not converted) nor, for native data, in another native one")
 
-// subOp reads one instance from the archive and sends it: as stored when
-// the peer accepted its transfer syntax, else converted on the fly to a
-// native syntax the peer accepted when the stored one is native too
-// (chooseSyntax). A data set that cannot be converted fails before
-// anything is sent.
-func (n *Node) subOp(ctx context.Context, op string, rec *index.InstanceRecord, accepted acceptedFunc, store subStoreFunc) (dimse.Status, error) {
+// subOp sends one instance read from the archive (in, which it closes):
+// as stored when the peer accepted its transfer syntax, else converted on
+// the fly to a native syntax the peer accepted when the stored one is
+// native too (chooseSyntax). A data set that cannot be converted fails
+// before anything is sent. An instance the archive could not read fails
+// (0xC020 for archive.ErrUnavailable, audited); limits.operation_timeout
+// bounds the read and the send together, not the wait for the previous
+// sub-operation.
+func (n *Node) subOp(ctx context.Context, op string, in openedInstance, accepted acceptedFunc, store subStoreFunc) (dimse.Status, error) {
+	rec := in.rec
+	if in.err != nil {
+		if errors.Is(in.err, archive.ErrUnavailable) {
+			n.auditUnavailable(rec, in.err)
+			return dimse.StatusInstanceUnavailable, in.err
+		}
+		return dimse.StatusInternalError, in.err
+	}
+	defer in.close()
 	if t := n.cfg.Limits.OperationTimeout; t > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
+		ctx, cancel = context.WithTimeout(ctx, t-in.took)
 		defer cancel()
 	}
-	obj, err := n.arch.Open(ctx, rec.SOPInstanceUID)
-	if err != nil {
-		if errors.Is(err, archive.ErrUnavailable) {
-			n.auditUnavailable(rec, err)
-			return dimse.StatusInstanceUnavailable, err
-		}
-		return dimse.StatusInternalError, err
-	}
-	defer obj.Close()
+	obj := in.obj
 	ts, convert := chooseSyntax(rec.TransferSyntaxUID, accepted(rec.SOPClassUID))
 	var st dimse.Status
+	var err error
 	if convert {
 		n.log.Debug().Str("op", op).Str("from", rec.TransferSyntaxUID).Str("to", ts).Msg("node: converting the data set to a native syntax the peer accepted")
 		st, err = n.storeConverted(ctx, rec, obj, ts, store)

@@ -27,7 +27,7 @@ import (
 // startStorescp starts DCMTK storescp as AE title ae on a free port,
 // accepting every transfer syntax (+xa) and writing what it receives into
 // a new folder; it returns the port and the folder.
-func startStorescp(t *testing.T, ae string) (int, string) {
+func startStorescp(t testing.TB, ae string) (int, string) {
 	t.Helper()
 	return startStorescpArgs(t, ae, "+xa")
 }
@@ -35,7 +35,7 @@ func startStorescp(t *testing.T, ae string) (int, string) {
 // startStorescpArgs is startStorescp with other storescp options than +xa
 // (+xi: Implicit VR LE only; +B: write data sets as received; the TLS
 // options...).
-func startStorescpArgs(t *testing.T, ae string, opts ...string) (int, string) {
+func startStorescpArgs(t testing.TB, ae string, opts ...string) (int, string) {
 	t.Helper()
 	dir := t.TempDir()
 	port, _ := testutil.StartServer(t, "storescp", nil, func(port int) []string {
@@ -255,7 +255,7 @@ func (f *retrieveFixture) biggestStudy() (string, []fileMeta) {
 	return best, by[best]
 }
 
-func clearDir(t *testing.T, dir string) {
+func clearDir(t testing.TB, dir string) {
 	t.Helper()
 	ents, _ := os.ReadDir(dir)
 	for _, e := range ents {
@@ -362,7 +362,7 @@ func fileTS(t *testing.T, path string) string {
 
 // moveWithClient runs one C-MOVE with our own client and returns the final
 // status and counts.
-func moveWithClient(t *testing.T, tn *testNode, dest string, keys []dcm.Element) (dimse.SubOps, dimse.Status) {
+func moveWithClient(t testing.TB, tn *testNode, dest string, keys []dcm.Element) (dimse.SubOps, dimse.Status) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
