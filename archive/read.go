@@ -465,7 +465,8 @@ type sink interface {
 
 func (a *Archive) newSink(size int64) (sink, error) {
 	if size >= 0 && size <= a.opts.memoryLimit() {
-		return &memSink{}, nil
+		// Sized once: growing by doubling cost ~20 % of a CT's Open.
+		return &memSink{b: make([]byte, 0, size)}, nil
 	}
 	return newFileSink(a.opts.spoolDir())
 }
