@@ -129,6 +129,7 @@ type sealWriter struct {
 	seg     int
 	buf     []byte // pending plaintext, cap seg+TagSize for sealing in place
 	bp      *[]byte
+	used    int // bytes of buf ever written: cleared when buf goes back
 	counter uint64
 	nonce   segmentNonce
 	err     error // sticky: a write error of w, or ErrClosed after Close
@@ -194,7 +195,8 @@ func (s *sealWriter) Close() error {
 		return err
 	}
 	s.err = ErrClosed
-	putSegBuf(s.bp)
+	clear((*s.bp)[:s.used])
+	putSegBufCleared(s.bp)
 	s.buf, s.bp = nil, nil
 	return nil
 }
@@ -204,7 +206,7 @@ func (s *sealWriter) flush(last bool) error {
 	out := s.aead.Seal(s.buf[:0], s.nonce[:], s.buf, s.aad)
 	s.counter++
 	_, err := s.w.Write(out)
-	clear(s.buf[:cap(s.buf)])
+	s.used = max(s.used, len(out))
 	s.buf = s.buf[:0]
 	if err != nil {
 		s.err = fmt.Errorf("crypto: writing sealed segment: %w", err)

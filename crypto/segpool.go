@@ -25,8 +25,14 @@ func getSegBuf(n int) *[]byte {
 
 // putSegBuf clears p and returns it to its pool.
 func putSegBuf(p *[]byte) {
+	clear((*p)[:cap(*p)])
+	putSegBufCleared(p)
+}
+
+// putSegBufCleared returns p, whose caller cleared every byte it wrote,
+// to its pool.
+func putSegBufCleared(p *[]byte) {
 	b := (*p)[:cap(*p)]
-	clear(b)
 	*p = b
 	segPools[bits.Len(uint(cap(b)-1))].Put(p)
 }

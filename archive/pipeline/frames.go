@@ -1,7 +1,6 @@
 package pipeline
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -15,47 +14,86 @@ import (
 
 // Parallel zstd for large instances.
 //
-// An instance larger than probeSize is compressed block by block, each
-// probeSize block (the shuffle block) as an independent zstd frame
-// (EncodeAll) on a goroutine of its own, up to maxFramesInFlight blocks at
-// a time, while the calling goroutine reads and hashes the next block and
-// seals the frames already done, in order. A zstd stream may be a sequence
-// of frames (RFC 8878 §3.1), which the streaming decoder reads as one
-// stream, and each frame decodes to exactly one shuffle block: the share
-// format and Decode are the same as for one frame, and objects written
-// either way decode alike. The cost is the match history across block
-// boundaries (ratio 4.57 → 4.56 on the 1024×1024 phantom); the gain is the
-// wall time of one large instance on an idle multi-core node, e.g. the
-// 1024×1024 16-bit image of the papers' comparison (docs/performance.md).
+// An instance larger than probeSize is compressed block by block (the
+// shuffle block, probeSize bytes), each block as framesPerBlock
+// independent zstd frames (EncodeAll): with the shuffle, the first and
+// second half of its even-offset bytes, then of its odd-offset bytes (in
+// order, shuffle2's output; see plane2); without, its four quarters. The
+// frames are compressed by a few worker goroutines taking them in order
+// (the slow, noisy low-byte frames of a block first), while the calling
+// goroutine reads and hashes the next blocks and seals the frames already
+// done, in order. A zstd stream may be a sequence of frames (RFC 8878
+// §3.1), which the streaming decoder reads as one stream: the share format
+// and Decode are the same as for one frame, and objects written either way
+// decode alike. The cost is the match history across frame boundaries
+// (ratio 4.57 → 4.56 on the 1024×1024 phantom); the gain is the wall time
+// of one large instance on an idle multi-core node, e.g. the 1024×1024
+// 16-bit image of the papers' comparison (docs/performance.md).
 //
-// Memory: each block in flight holds its plaintext, a shuffle buffer and
-// its frame, ~3 MiB; so a large Encode holds at most
-// maxFramesInFlight × 3 MiB, whatever the instance size.
+// Memory: a block in flight holds its plaintext (1 MiB), and each frame
+// being compressed a plane buffer and its output (≤ ~0.5 MiB together):
+// at most blocksInFlight × 1 MiB plus workers × 0.5 MiB, plus the
+// workers' encoders (~1 MiB each: a 256 KiB window), whatever the
+// instance size.
 
-// framesInFlight is how many blocks a large Encode compresses at once:
-// GOMAXPROCS, at least 1 and at most 4.
-func framesInFlight() int { return min(max(runtime.GOMAXPROCS(0), 1), 4) }
+// framesPerBlock is the number of zstd frames of one probeSize block.
+const framesPerBlock = 4
 
-// frame is one half of a probeSize block and, once done is closed, its
+// frameWorkers is the number of goroutines compressing frames in one
+// Encode: GOMAXPROCS, at least 1 and at most 4. blocksInFlight, the
+// number of blocks read ahead, is the same.
+func frameWorkers() int { return min(max(runtime.GOMAXPROCS(0), 1), 4) }
+
+// frame is one part of a probeSize block and, once done is closed, its
 // zstd frame (or err).
 type frame struct {
-	block  *[]byte // the whole block
-	owned  bool    // block is the framer's, returned when the second frame is freed
-	second bool    // the block's second half
-	out    *[]byte
-	err    error
-	done   chan struct{}
+	block *[]byte // the whole block
+	part  int     // 0..framesPerBlock-1
+	owned bool    // block is the framer's, returned when this (last) frame is freed
+	out   *[]byte
+	err   error
+	done  chan struct{}
 }
 
-// framer runs the frame goroutines of one Encode and keeps the encoders
-// and buffers they use for the length of that Encode (a pool round trip
-// per frame would churn: sync.Pool drops items under the race detector and
-// at every GC). Create with newFramer; close must be called: it waits for
+// last reports whether f is its block's last frame (which holds the
+// block's plaintext in the queue).
+func (f *frame) last() bool { return f.part == framesPerBlock-1 }
+
+// src returns the bytes f compresses: its part of the block, gathered into
+// buf (len ≥ len(block)/2 + 1) when shuffling.
+func (f *frame) src(shuffle bool, buf []byte) []byte {
+	block := *f.block
+	n := len(block)
+	if !shuffle {
+		q := (n + framesPerBlock - 1) / framesPerBlock
+		return block[min(n, f.part*q):min(n, (f.part+1)*q)]
+	}
+	odd := f.part >= framesPerBlock/2
+	plane := (n + 1) / 2 // even-offset bytes
+	if odd {
+		plane = n / 2
+	}
+	half := (plane + 1) / 2
+	from, to := 0, half // plane indexes of this frame
+	if f.part%2 == 1 {
+		from, to = half, plane
+	}
+	// Plane index i is block byte 2i (+1 when odd): the frame is the plane
+	// of block[2·from : 2·to], clipped to the block.
+	return plane2(buf, block[min(n, 2*from):min(n, 2*to)], odd)
+}
+
+// framer runs the frame workers of one Encode and keeps the encoders and
+// buffers they use for the length of that Encode (a pool round trip per
+// frame would churn: sync.Pool drops items under the race detector and at
+// every GC). Create with newFramer; close must be called: it waits for
 // every goroutine and returns everything to the package pools.
 type framer struct {
 	level   zstd.EncoderLevel
 	shuffle bool
 	queue   []*frame // submitted, not yet taken by next, in order
+	jobs    chan *frame
+	workers int // started
 	wg      sync.WaitGroup
 
 	mu     sync.Mutex
@@ -65,7 +103,7 @@ type framer struct {
 }
 
 func newFramer(level zstd.EncoderLevel, shuffle bool) *framer {
-	return &framer{level: level, shuffle: shuffle}
+	return &framer{level: level, shuffle: shuffle, jobs: make(chan *frame, 64)}
 }
 
 // newBlock returns a buffer of length probeSize for submit.
@@ -90,29 +128,33 @@ func (fr *framer) putBlock(b *[]byte) {
 	fr.blocks = append(fr.blocks, b)
 }
 
-// submit starts compressing (*block)[:n] (which must not change until its
-// frames are freed) as two frames, each on a goroutine of its own: its
-// even-offset then its odd-offset bytes when shuffling (the two halves of
-// shuffle2's output, see plane2), else its two halves. owned says block
-// came from newBlock and goes back when the second frame is freed.
+// submit queues (*block)[:n] (which must not change until its frames are
+// freed) as framesPerBlock frames for the workers, starting a worker while
+// fewer than frameWorkers run. owned says block came from newBlock and
+// goes back when its last frame is freed.
 func (fr *framer) submit(block *[]byte, n int, owned bool) {
-	b := (*block)[:n]
-	for half := range 2 {
-		f := &frame{block: &b, owned: owned && half == 1, second: half == 1, done: make(chan struct{})}
-		if f.owned {
-			f.block = block
-			*block = b
-		}
+	*block = (*block)[:n]
+	for part := range framesPerBlock {
+		f := &frame{block: block, part: part, done: make(chan struct{})}
+		f.owned = owned && f.last()
 		fr.queue = append(fr.queue, f)
-		fr.wg.Add(1)
-		go fr.compress(f)
+		fr.jobs <- f // never blocks: at most blocksInFlight × framesPerBlock are queued
+	}
+	for fr.workers < frameWorkers() && fr.workers < len(fr.queue) {
+		fr.workers++
+		fr.wg.Go(fr.work)
 	}
 }
 
-// compress runs on its own goroutine: f's half of its block as one zstd
-// frame.
+// work compresses queued frames, in order, until close.
+func (fr *framer) work() {
+	for f := range fr.jobs {
+		fr.compress(f)
+	}
+}
+
+// compress makes f's zstd frame.
 func (fr *framer) compress(f *frame) {
-	defer fr.wg.Done()
 	defer close(f.done)
 	enc, err := fr.encoder()
 	if err != nil {
@@ -120,19 +162,18 @@ func (fr *framer) compress(f *frame) {
 		return
 	}
 	defer fr.put(enc, nil)
-	block := *f.block
-	var src []byte
+	var pb *[]byte
 	if fr.shuffle {
-		pb := fr.buf((len(block) + 1) / 2)
+		pb = fr.buf(len(*f.block)/2 + 1)
 		defer fr.put(nil, pb)
-		src = plane2(*pb, block, f.second)
-	} else if mid := len(block) / 2; f.second {
-		src = block[mid:]
-	} else {
-		src = block[:mid]
+		*pb = (*pb)[:cap(*pb)]
+	}
+	var buf []byte
+	if pb != nil {
+		buf = *pb
 	}
 	ob := fr.buf(0)
-	*ob = enc.EncodeAll(src, (*ob)[:0])
+	*ob = enc.EncodeAll(f.src(fr.shuffle, buf), (*ob)[:0])
 	f.out = ob
 }
 
@@ -148,7 +189,7 @@ func (fr *framer) encoder() (*zstd.Encoder, error) {
 	return getFrameEncoder(fr.level)
 }
 
-// buf returns a buffer of length n (capacity at least probeSize/2).
+// buf returns a buffer of length n (capacity at least probeSize/2 + 1).
 func (fr *framer) buf(n int) *[]byte {
 	fr.mu.Lock()
 	if k := len(fr.bufs); k > 0 {
@@ -159,7 +200,7 @@ func (fr *framer) buf(n int) *[]byte {
 		return b
 	}
 	fr.mu.Unlock()
-	b := getBuf(probeSize / 2)
+	b := getBuf(probeSize/2 + 1)
 	*b = (*b)[:n]
 	return b
 }
@@ -177,7 +218,7 @@ func (fr *framer) put(e *zstd.Encoder, b *[]byte) {
 }
 
 // frameEncPools hold encoders for frames: EncodeAll only, with a window
-// no larger than a frame (half a block), so that each holds ~1 MiB of
+// no larger than a frame (a quarter block), so that each holds ~1 MiB of
 // history and tables instead of the 8 MiB window of a streaming encoder.
 var frameEncPools [zstd.SpeedBestCompression + 1]sync.Pool
 
@@ -192,7 +233,7 @@ func getFrameEncoder(level zstd.EncoderLevel) (*zstd.Encoder, error) {
 		zstd.WithEncoderLevel(level),
 		zstd.WithEncoderConcurrency(1),
 		zstd.WithEncoderCRC(false),
-		zstd.WithWindowSize(probeSize/2),
+		zstd.WithWindowSize(probeSize/framesPerBlock),
 	)
 }
 
@@ -208,7 +249,7 @@ func (fr *framer) next() *frame {
 	return f
 }
 
-// free keeps f's buffers for the next frames; f's goroutine is done.
+// free keeps f's buffers for the next frames; f is done.
 func (fr *framer) free(f *frame) {
 	fr.mu.Lock()
 	defer fr.mu.Unlock()
@@ -222,9 +263,10 @@ func (fr *framer) free(f *frame) {
 	}
 }
 
-// close waits for every goroutine, frees the frames not taken, and returns
-// encoders and buffers to the package pools.
+// close stops the workers once the queued frames are done, frees the
+// frames not taken, and returns encoders and buffers to the package pools.
 func (fr *framer) close() {
+	close(fr.jobs)
 	fr.wg.Wait()
 	for _, f := range fr.queue {
 		fr.free(f)
@@ -251,8 +293,8 @@ func encodeFrames(ctx context.Context, p *Params, kw KeyWrapper, h *Header, hr *
 	fr := newFramer(p.level(), shuffle)
 	defer fr.close()
 	fr.submit(&probe, len(probe), false)
-	hr.hash(probe)                   // while the first frame compresses
-	inFlight := 2 * framesInFlight() // frames: two per block
+	hr.hash(probe)                              // while the first frame compresses
+	inFlight := framesPerBlock * frameWorkers() // frames of the blocks read ahead
 	eof := false
 	// readAhead reads, submits and hashes blocks until inFlight frames are
 	// pending or the plaintext ends.
@@ -277,15 +319,20 @@ func encodeFrames(ctx context.Context, p *Params, kw KeyWrapper, h *Header, hr *
 		return nil, err
 	}
 
-	// The first block's two frames decide CodecAuto.
-	f0, f1 := fr.next(), fr.next()
-	defer fr.free(f0)
-	defer fr.free(f1)
-	if err := cmp.Or(f0.err, f1.err); err != nil {
-		return nil, fmt.Errorf("pipeline: zstd: %w", err)
+	// The first block's frames decide CodecAuto.
+	first := make([]*frame, framesPerBlock)
+	firstSize := 0
+	for i := range first {
+		f := fr.next()
+		defer fr.free(f)
+		if f.err != nil {
+			return nil, fmt.Errorf("pipeline: zstd: %w", f.err)
+		}
+		first[i] = f
+		firstSize += len(*f.out)
 	}
 	if h.Codec == CodecAuto {
-		h.Codec = autoCodec(p, CodecZstd, shuffle, len(probe), len(*f0.out)+len(*f1.out))
+		h.Codec = autoCodec(p, CodecZstd, shuffle, len(probe), firstSize)
 	}
 	b, err := startBody(kw, h, keyShares, dek, out)
 	if err != nil {
@@ -300,7 +347,7 @@ func encodeFrames(ctx context.Context, p *Params, kw KeyWrapper, h *Header, hr *
 			return nil, err
 		}
 		for _, f := range fr.queue {
-			if !f.second {
+			if !f.last() {
 				continue
 			}
 			if _, err := b.Write(*f.block); err != nil {
@@ -317,7 +364,7 @@ func encodeFrames(ctx context.Context, p *Params, kw KeyWrapper, h *Header, hr *
 		return b.finish(hr, out)
 	}
 
-	for _, f := range []*frame{f0, f1} {
+	for _, f := range first {
 		if _, err := b.Write(*f.out); err != nil {
 			return nil, err
 		}

@@ -34,9 +34,9 @@ func TestFramesRoundTrip(t *testing.T) {
 	}
 }
 
-// A block becomes two independent zstd frames whose contents, in order,
-// are the block's shuffle (or the block itself without the shuffle): what
-// the streaming decoder and the unshuffle reader expect.
+// A block becomes framesPerBlock independent zstd frames whose contents,
+// in order, are the block's shuffle (or the block itself without the
+// shuffle): what the streaming decoder and the unshuffle reader expect.
 func TestFramerFrames(t *testing.T) {
 	dec, err := getDecoder()
 	if err != nil {
@@ -44,14 +44,14 @@ func TestFramerFrames(t *testing.T) {
 	}
 	defer putDecoder(dec)
 	for _, shuffle := range []bool{false, true} {
-		for _, n := range []int{1, 2, 1001, probeSize - 1, probeSize} {
+		for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 1001, 1002, probeSize - 1, probeSize} {
 			block := pixels16(n, 3)
 			fr := newFramer(1, shuffle)
 			bp := fr.newBlock()
 			copy(*bp, block)
 			fr.submit(bp, n, true)
 			var got []byte
-			for i := range 2 {
+			for i := range framesPerBlock {
 				f := fr.next()
 				if f.err != nil {
 					t.Fatal(f.err)
@@ -62,7 +62,7 @@ func TestFramerFrames(t *testing.T) {
 				}
 				got = append(got, frame...)
 				fr.free(f)
-				if kept := len(fr.blocks) == 1; kept != (i == 1) {
+				if kept := len(fr.blocks) == 1; kept != (i == framesPerBlock-1) {
 					t.Fatalf("block back in the framer after frame %d: %v", i, kept)
 				}
 			}
