@@ -25,10 +25,10 @@
 //     and gets one AEAD segment of its own size (rounded up to 4 KiB), so
 //     small instances need small buffers and their shares carry no padding.
 //     A larger instance compressed with zstd is a sequence of independent
-//     zstd frames, four per 1 MiB block (its quarters, or with the
-//     shuffle the halves of its two byte planes), compressed in parallel (frames.go);
-//     the decoder reads a sequence of frames as one stream, so objects
-//     written as one frame (before) or as many decode alike.
+//     zstd frames, four per 1 MiB block (its quarters, or with the shuffle
+//     the halves of its two byte planes), compressed in parallel
+//     (frames.go); the decoder reads a sequence of frames as one stream,
+//     so objects written as one frame (before) or as many decode alike.
 //  3. Encryption: a fresh random 256-bit data key (DEK) per object; the
 //     compressed stream is sealed with crypto.NewSealWriter (STREAM
 //     construction, AES-256-GCM, 1 MiB segments, counter||last-flag nonces)
