@@ -82,6 +82,7 @@ func OpenDir(ctx context.Context, cfg *config.Config, base Options) (*Archive, e
 	}
 	opts.Index, opts.IndexPath = nil, cfg.IndexPath()
 	opts.K = cfg.K
+	opts.ReadHedge = cfg.ReadHedge
 	opts.Codec = cfg.Compression
 	switch cfg.Duplicates {
 	case config.DuplicatesReplace:

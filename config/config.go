@@ -62,6 +62,12 @@ type Config struct {
 	// K is the number of shares needed to read an instance: 2 (default),
 	// 3 or 4 (4 = plain split, no redundancy).
 	K int `toml:"k"`
+	// ReadHedge: 0 (default) opens the four shares of an instance at once
+	// and reads the first k to open (the slower stores are cancelled); a
+	// positive duration opens the k data shares first and the others only
+	// after that delay or a failure (fewer requests, for stores that charge
+	// per request). archive.Options.ReadHedge.
+	ReadHedge time.Duration `toml:"read_hedge"`
 	// Compression is CompressionZstd (default), CompressionS2 or
 	// CompressionNone; recorded per instance, so a change applies to new
 	// instances only.

@@ -33,6 +33,7 @@
 //	shred_key_file                  SHARDPACS_SHRED_KEY_FILE
 //	stores                          SHARDPACS_STORES            (4 paths, comma-separated)
 //	k                               SHARDPACS_K
+//	read_hedge                      SHARDPACS_READ_HEDGE
 //	compression                     SHARDPACS_COMPRESSION
 //	duplicates                      SHARDPACS_DUPLICATES
 //	accept_any_called_ae            SHARDPACS_ACCEPT_ANY_CALLED_AE

@@ -15,7 +15,7 @@ func TestApplyEnvEverySetting(t *testing.T) {
 	values := map[string]string{
 		"SHARDPACS_AE_TITLE": "ENVAE", "SHARDPACS_LISTEN": "0.0.0.0:104", "SHARDPACS_DATA": "/var/lib/sp",
 		"SHARDPACS_KEK_FILE": "/k/master.key", "SHARDPACS_SHRED_KEYS": "true", "SHARDPACS_SHRED_KEY_FILE": "/k/shred.db",
-		"SHARDPACS_STORES": "/s/0, /s/1,/s/2 ,/s/3", "SHARDPACS_K": "3",
+		"SHARDPACS_STORES": "/s/0, /s/1,/s/2 ,/s/3", "SHARDPACS_K": "3", "SHARDPACS_READ_HEDGE": "50ms",
 		"SHARDPACS_COMPRESSION": "none", "SHARDPACS_DUPLICATES": "replace", "SHARDPACS_ACCEPT_ANY_CALLED_AE": "true",
 		"SHARDPACS_UNKNOWN_CALLING_AE": "reject", "SHARDPACS_SPOOL_DIR": "/spool",
 		"SHARDPACS_LIMITS_MAX_ASSOCIATIONS": "10", "SHARDPACS_LIMITS_MAX_ASSOCIATIONS_PER_AE": "5",
@@ -42,7 +42,7 @@ func TestApplyEnvEverySetting(t *testing.T) {
 	want := &Config{
 		AETitle: "ENVAE", Listen: "0.0.0.0:104", DataDir: "/var/lib/sp", KEKFile: "/k/master.key",
 		ShredKeys: true, ShredKeyFile: "/k/shred.db",
-		Stores: []string{"/s/0", "/s/1", "/s/2", "/s/3"}, K: 3, Compression: "none", Duplicates: "replace",
+		Stores: []string{"/s/0", "/s/1", "/s/2", "/s/3"}, K: 3, ReadHedge: 50 * time.Millisecond, Compression: "none", Duplicates: "replace",
 		AcceptAnyCalledAE: true, UnknownCallingAE: "reject", SpoolDir: "/spool",
 		Limits: Limits{
 			MaxAssociations: 10, MaxAssociationsPerAE: 5, MaxPDULength: 16 * KiB, MaxAssociateRQLength: 32 * KiB,

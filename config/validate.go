@@ -82,6 +82,9 @@ func (c *Config) Validate() error {
 		bad("k", "must be 2, 3 or 4, got %d", c.K)
 	}
 	oneOf(bad, "compression", c.Compression, CompressionZstd, CompressionS2, CompressionNone)
+	if c.ReadHedge < 0 {
+		bad("read_hedge", "must not be negative, got %s", c.ReadHedge)
+	}
 	oneOf(bad, "duplicates", c.Duplicates, DuplicatesKeepFirst, DuplicatesReplace)
 	oneOf(bad, "unknown_calling_ae", c.UnknownCallingAE, UnknownCallingAccept, UnknownCallingReject)
 	c.validateLimits(bad)

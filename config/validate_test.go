@@ -44,6 +44,7 @@ func TestValidate(t *testing.T) {
 		{"spool", func(c *Config) { c.Limits.SpoolThreshold = 0 }, "config: limits.spool_threshold: must be positive"},
 		{"spool > max", func(c *Config) { c.Limits.MaxDataSetSize = MiB }, "config: limits.spool_threshold: must not exceed limits.max_data_set_size (1MiB), got 8MiB"},
 		{"depth", func(c *Config) { c.Limits.MaxSequenceDepth = 1000 }, "config: limits.max_sequence_depth: must be 1..256, got 1000"},
+		{"read hedge", func(c *Config) { c.ReadHedge = -time.Second }, "config: read_hedge: must not be negative, got -1s"},
 		{"inflate", func(c *Config) { c.Limits.MaxInflatedSize = -1 }, "config: limits.max_inflated_size: must be positive"},
 		{"find", func(c *Config) { c.Limits.MaxFindResults = 0 }, "config: limits.max_find_results: must be positive"},
 		{"artim", func(c *Config) { c.Limits.ARTIMTimeout = 0 }, "config: limits.artim_timeout: must be at least 1ms"},

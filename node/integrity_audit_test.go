@@ -7,8 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shardpacs/shardpacs/audit"
+	"github.com/shardpacs/shardpacs/config"
 	"github.com/shardpacs/shardpacs/dimse"
 )
 
@@ -21,7 +23,9 @@ import (
 // accused. Verify(repair) then adds an alert saying the share was
 // repaired.
 func TestIntegrityAlertDegradedRead(t *testing.T) {
-	an := startAdvNode(t, nil)
+	// Reads use the data shares 0 and 1 first (read_hedge), so the
+	// damaged share 0 is read and found.
+	an := startAdvNode(t, func(c *config.Config) { c.ReadHedge = time.Hour })
 	ctx := context.Background()
 	study := advUID("34", "9")
 	sop := advUID("34", "9", "1")
