@@ -28,47 +28,61 @@ func benchInstance(b *testing.B, rel string) (*Instance, func()) {
 	}
 }
 
+// benchModes: the default, and shred mode (one durable key-store insert
+// per Store, k key lookups per Open, four 32-byte AES-GCM seals or opens).
+var benchModes = []string{"plain", "shred"}
+
+// benchEnv is a benchmark's archive in mode (benchModes).
+func benchEnv(b *testing.B, mode string) *env {
+	e := newEnv(b, func(o *Options) { o.NoRepairer = true })
+	if mode == "shred" {
+		e.shredOn(b)
+	}
+	return e
+}
+
 func BenchmarkStore(b *testing.B) {
 	for name, rel := range benchFiles {
-		b.Run(name, func(b *testing.B) {
-			e := newEnv(b, func(o *Options) { o.NoRepairer = true })
-			in, next := benchInstance(b, rel)
-			b.SetBytes(in.Size)
-			b.ResetTimer()
-			for range b.N {
-				next()
-				if out, err := e.a.Store(ctxb, in); err != nil || out != Stored {
-					b.Fatal(out, err)
+		for _, mode := range benchModes {
+			b.Run(name+"/"+mode, func(b *testing.B) {
+				e := benchEnv(b, mode)
+				in, next := benchInstance(b, rel)
+				b.SetBytes(in.Size)
+				b.ResetTimer()
+				for range b.N {
+					next()
+					if out, err := e.a.Store(ctxb, in); err != nil || out != Stored {
+						b.Fatal(out, err)
+					}
 				}
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inst/s")
-		})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inst/s")
+			})
+		}
 	}
 }
 
 func BenchmarkOpen(b *testing.B) {
 	for name, rel := range benchFiles {
-		b.Run(name, func(b *testing.B) {
-			e := newEnv(b, func(o *Options) { o.NoRepairer = true })
-			in, next := benchInstance(b, rel)
-			next()
-			if _, err := e.a.StoreFile(ctxb, filepath.Join(testutil.CorpusDir(b), rel), ""); err != nil {
-				b.Fatal(err)
-			}
-			in2, _ := benchInstance(b, rel)
-			_ = in
-			sum, _ := dcm.Scan(io.NewSectionReader(in2.DataSet, 0, in2.Size), in2.Size, in2.TransferSyntaxUID, dcm.Limits{})
-			b.SetBytes(in2.Size)
-			b.ResetTimer()
-			for range b.N {
-				obj, err := e.a.Open(ctxb, sum.SOPInstanceUID)
-				if err != nil {
+		for _, mode := range benchModes {
+			b.Run(name+"/"+mode, func(b *testing.B) {
+				e := benchEnv(b, mode)
+				if _, err := e.a.StoreFile(ctxb, filepath.Join(testutil.CorpusDir(b), rel), ""); err != nil {
 					b.Fatal(err)
 				}
-				io.Copy(io.Discard, obj)
-				obj.Close()
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inst/s")
-		})
+				in, _ := benchInstance(b, rel)
+				sum, _ := dcm.Scan(io.NewSectionReader(in.DataSet, 0, in.Size), in.Size, in.TransferSyntaxUID, dcm.Limits{})
+				b.SetBytes(in.Size)
+				b.ResetTimer()
+				for range b.N {
+					obj, err := e.a.Open(ctxb, sum.SOPInstanceUID)
+					if err != nil {
+						b.Fatal(err)
+					}
+					io.Copy(io.Discard, obj)
+					obj.Close()
+				}
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "inst/s")
+			})
+		}
 	}
 }

@@ -346,3 +346,22 @@ func walkFiles(t testing.TB, dir string) []string {
 }
 
 var _ = index.LevelStudy
+
+// storeStudyAndOther stores n synthetic instances of size bytes in one new
+// study, and one more in another study: the fixture of the delete tests.
+func (e *env) storeStudyAndOther(t testing.TB, n, size int) (study string, sops []string, other synth) {
+	t.Helper()
+	study = newUID()
+	for range n {
+		s := newSynth(study, "", size)
+		if _, err := e.a.Store(ctxb, s.instance()); err != nil {
+			t.Fatal(err)
+		}
+		sops = append(sops, s.SOP)
+	}
+	other = newSynth("", "", size)
+	if _, err := e.a.Store(ctxb, other.instance()); err != nil {
+		t.Fatal(err)
+	}
+	return study, sops, other
+}

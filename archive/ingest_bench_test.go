@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -112,13 +113,19 @@ func ingest(tb testing.TB, e *env, f *uidFactory, seq *atomic.Int64, total, g in
 // BenchmarkIngest stores fresh copies of a corpus file with 1, 4 and 16
 // concurrent callers (the associations of a busy node) into four fsstores
 // on disk with the full default pipeline, and reports instances per second.
-// Codec "zstd" is the default; "s2" the fast option.
+// Codec "zstd" is the default; "s2" the fast option; "zstd-shred" the
+// default in shred mode (concurrent Stores share the key store's one
+// connection, each with its own durable commit).
 func BenchmarkIngest(b *testing.B) {
-	for _, c := range []struct{ file, codec string }{{"CT512", "zstd"}, {"CT512", "s2"}, {"MF5", "zstd"}} {
+	for _, c := range []struct{ file, codec string }{{"CT512", "zstd"}, {"CT512", "s2"}, {"CT512", "zstd-shred"}, {"MF5", "zstd"}} {
 		for _, g := range []int{1, 4, 16} {
 			b.Run(c.file+"/"+c.codec+"/g"+strconv.Itoa(g), func(b *testing.B) {
 				name := c.file
-				e := newEnv(b, func(o *Options) { o.NoRepairer = true; o.Codec = c.codec })
+				codec, shred := strings.CutSuffix(c.codec, "-shred")
+				e := newEnv(b, func(o *Options) { o.NoRepairer = true; o.Codec = codec })
+				if shred {
+					e.shredOn(b)
+				}
 				f := newUIDFactory(b, benchFiles[name])
 				var seq atomic.Int64
 				b.SetBytes(f.in.Size)

@@ -88,19 +88,7 @@ func copyDir(t testing.TB, src, dst string) {
 // snapshot does decrypt.)
 func TestShredDeleteRow39(t *testing.T) {
 	e := newShredEnv(t, func(o *Options) { o.NoRepairer = true })
-	study := newUID()
-	var sops []string
-	for range 3 {
-		s := newSynth(study, "", 2000)
-		if _, err := e.a.Store(ctxb, s.instance()); err != nil {
-			t.Fatal(err)
-		}
-		sops = append(sops, s.SOP)
-	}
-	other := newSynth("", "", 2000)
-	if _, err := e.a.Store(ctxb, other.instance()); err != nil {
-		t.Fatal(err)
-	}
+	study, sops, other := e.storeStudyAndOther(t, 3, 2000)
 	if n := e.keyCount(t); n != 4 {
 		t.Fatalf("%d shred keys, want 4", n)
 	}

@@ -373,19 +373,7 @@ func TestWrongKEK(t *testing.T) {
 // still decrypts with the KEK (documented: deletion does not reach copies).
 func TestDelete(t *testing.T) {
 	e := newEnv(t, nil)
-	study := newUID()
-	var sops []string
-	for range 3 {
-		s := newSynth(study, "", 500)
-		if _, err := e.a.Store(ctxb, s.instance()); err != nil {
-			t.Fatal(err)
-		}
-		sops = append(sops, s.SOP)
-	}
-	other := newSynth("", "", 500)
-	if _, err := e.a.Store(ctxb, other.instance()); err != nil {
-		t.Fatal(err)
-	}
+	study, sops, _ := e.storeStudyAndOther(t, 3, 500)
 	rec, _ := e.a.Lookup(ctxb, sops[0])
 	snapshot := map[int][]byte{}
 	for _, sh := range rec.Shares {

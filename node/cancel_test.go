@@ -17,7 +17,6 @@ import (
 	"github.com/shardpacs/shardpacs/dcm"
 	"github.com/shardpacs/shardpacs/dcm/uid"
 	"github.com/shardpacs/shardpacs/dimse"
-	"github.com/shardpacs/shardpacs/internal/testutil"
 )
 
 // cancelStudy is the Study Instance UID of the synthetic instances the
@@ -283,16 +282,7 @@ func startSlowDestination(t *testing.T, ae string, delay time.Duration) *slowDes
 			return nil
 		}),
 	}
-	l := testutil.Listen(t)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	})
-	d.port = l.Addr().(*net.TCPAddr).Port
+	d.port = serveSCP(t, srv)
 	return d
 }
 
@@ -344,12 +334,7 @@ func testClientMoveCancel(t *testing.T, f *cancelFixture) {
 	}
 	defer cc.Release(ctx)
 	ts, _ := cc.TransferSyntax(uid.StudyRootQRMove)
-	ident, err := dcm.EncodeIdentifier([]dcm.Element{
-		{Tag: dcm.TagQueryRetrieveLevel, Value: "STUDY"}, {Tag: dcm.TagStudyInstanceUID, Value: cancelStudy},
-	}, ts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ident := studyIdentifier(t, cancelStudy, ts)
 	mctx, mcancel := context.WithCancel(ctx)
 	so, st, err := cc.Move(mctx, uid.StudyRootQRMove, "SLOW", ident, func(p dimse.SubOps) {
 		if p.Completed >= 2 {

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,4 +161,33 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 func corpusOrSkip(t *testing.T) []string {
 	t.Helper()
 	return testutil.CorpusFiles(t)
+}
+
+// serveSCP serves srv (a C-MOVE destination, say) on a loopback port
+// picked at run time until the test ends, and returns the port.
+func serveSCP(t testing.TB, srv *dimse.Server) int {
+	t.Helper()
+	l := testutil.Listen(t)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	})
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// studyIdentifier is a STUDY-level C-MOVE / C-GET identifier for study,
+// encoded in ts.
+func studyIdentifier(t testing.TB, study, ts string) []byte {
+	t.Helper()
+	ident, err := dcm.EncodeIdentifier([]dcm.Element{
+		{Tag: dcm.TagQueryRetrieveLevel, Value: "STUDY"}, {Tag: dcm.TagStudyInstanceUID, Value: study},
+	}, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ident
 }

@@ -157,12 +157,7 @@ func BenchmarkGetCT(b *testing.B) {
 	}
 	defer cc.Release(ctx)
 	ts, _ := cc.TransferSyntax(uid.StudyRootQRGet)
-	ident, err := dcm.EncodeIdentifier([]dcm.Element{
-		{Tag: dcm.TagQueryRetrieveLevel, Value: "STUDY"}, {Tag: dcm.TagStudyInstanceUID, Value: study},
-	}, ts)
-	if err != nil {
-		b.Fatal(err)
-	}
+	ident := studyIdentifier(b, study, ts)
 	discard := dimse.StoreHandlerFunc(func(context.Context, *dimse.StoreRequest) error { return nil })
 	cpu0 := processCPU(b)
 	for b.Loop() {

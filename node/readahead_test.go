@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/shardpacs/shardpacs/archive"
 	"github.com/shardpacs/shardpacs/config"
-	"github.com/shardpacs/shardpacs/dcm"
 	"github.com/shardpacs/shardpacs/dcm/uid"
 	"github.com/shardpacs/shardpacs/dimse"
 	"github.com/shardpacs/shardpacs/internal/testutil"
@@ -52,16 +50,7 @@ func startGatedDestination(t *testing.T, ae string) *gatedDestination {
 			return nil
 		}),
 	}
-	l := testutil.Listen(t)
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-	})
-	d.port = l.Addr().(*net.TCPAddr).Port
+	d.port = serveSCP(t, srv)
 	return d
 }
 
@@ -141,12 +130,7 @@ func TestMoveCancelWhileReadingAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts, _ := cc.TransferSyntax(uid.StudyRootQRMove)
-	ident, err := dcm.EncodeIdentifier([]dcm.Element{
-		{Tag: dcm.TagQueryRetrieveLevel, Value: "STUDY"}, {Tag: dcm.TagStudyInstanceUID, Value: cancelStudy},
-	}, ts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ident := studyIdentifier(t, cancelStudy, ts)
 	type result struct {
 		so  dimse.SubOps
 		st  dimse.Status
@@ -293,12 +277,7 @@ func TestRetrieveFailuresInOrder(t *testing.T) {
 		}
 		defer cc.Release(ctx)
 		ts, _ := cc.TransferSyntax(uid.StudyRootQRMove)
-		ident, err := dcm.EncodeIdentifier([]dcm.Element{
-			{Tag: dcm.TagQueryRetrieveLevel, Value: "STUDY"}, {Tag: dcm.TagStudyInstanceUID, Value: cancelStudy},
-		}, ts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ident := studyIdentifier(t, cancelStudy, ts)
 		var pending []dimse.SubOps
 		so, st, _ := cc.Move(ctx, uid.StudyRootQRMove, "GATE", ident, func(p dimse.SubOps) { pending = append(pending, p) })
 		check(t, so, st, pending, dest.got())
@@ -312,12 +291,7 @@ func TestRetrieveFailuresInOrder(t *testing.T) {
 		}
 		defer cc.Release(ctx)
 		ts, _ := cc.TransferSyntax(uid.StudyRootQRGet)
-		ident, err := dcm.EncodeIdentifier([]dcm.Element{
-			{Tag: dcm.TagQueryRetrieveLevel, Value: "STUDY"}, {Tag: dcm.TagStudyInstanceUID, Value: cancelStudy},
-		}, ts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ident := studyIdentifier(t, cancelStudy, ts)
 		var got []string
 		h := dimse.StoreHandlerFunc(func(ctx context.Context, req *dimse.StoreRequest) error {
 			got = append(got, req.SOPInstanceUID)
