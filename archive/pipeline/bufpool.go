@@ -1,26 +1,13 @@
 package pipeline
 
-import "sync"
+import "github.com/shardpacs/shardpacs/internal/bufpool"
 
-// Shard and stripe buffers are pooled: allocating (and zeroing) a few MiB
-// per instance costs more than sealing a CT image.
-var bufPool sync.Pool
+// Shard, stripe, shuffle and frame buffers are pooled (internal/bufpool):
+// allocating (and zeroing) a few MiB per instance costs more than sealing
+// a CT image.
 
-// getBuf returns a buffer of length n from the pool (contents undefined).
-func getBuf(n int) *[]byte {
-	if p, ok := bufPool.Get().(*[]byte); ok {
-		if cap(*p) >= n {
-			*p = (*p)[:n]
-			return p
-		}
-		bufPool.Put(p)
-	}
-	b := make([]byte, n)
-	return &b
-}
+// getBuf returns a buffer of length n (contents undefined).
+func getBuf(n int) *[]byte { return bufpool.Get(n) }
 
-func putBuf(p *[]byte) {
-	if p != nil {
-		bufPool.Put(p)
-	}
-}
+// putBuf returns p to the pool (p may be nil).
+func putBuf(p *[]byte) { bufpool.Put(p) }

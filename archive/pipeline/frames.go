@@ -39,6 +39,11 @@ import (
 // framesPerBlock is the number of zstd frames of one probeSize block.
 const framesPerBlock = 4
 
+// frameBufSize is the size of the plane and output buffers of a frame: a
+// power of two (the buffer pools' classes) with room for a quarter block
+// and the few bytes zstd adds to incompressible input.
+const frameBufSize = 2 * probeSize / framesPerBlock
+
 // frameWorkers is the number of goroutines compressing frames in one
 // Encode: GOMAXPROCS, at least 1 and at most 4. blocksInFlight, the
 // number of blocks read ahead, is the same.
@@ -164,7 +169,7 @@ func (fr *framer) compress(f *frame) {
 	defer fr.put(enc, nil)
 	var pb *[]byte
 	if fr.shuffle {
-		pb = fr.buf(len(*f.block)/2 + 1)
+		pb = fr.buf(frameBufSize)
 		defer fr.put(nil, pb)
 		*pb = (*pb)[:cap(*pb)]
 	}
@@ -189,7 +194,7 @@ func (fr *framer) encoder() (*zstd.Encoder, error) {
 	return getFrameEncoder(fr.level)
 }
 
-// buf returns a buffer of length n (capacity at least probeSize/2 + 1).
+// buf returns a buffer of length n ≤ frameBufSize (capacity frameBufSize).
 func (fr *framer) buf(n int) *[]byte {
 	fr.mu.Lock()
 	if k := len(fr.bufs); k > 0 {
@@ -200,7 +205,7 @@ func (fr *framer) buf(n int) *[]byte {
 		return b
 	}
 	fr.mu.Unlock()
-	b := getBuf(probeSize/2 + 1)
+	b := getBuf(frameBufSize)
 	*b = (*b)[:n]
 	return b
 }
