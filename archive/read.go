@@ -274,7 +274,7 @@ func (a *Archive) decodeShares(ctx context.Context, srcs []shareSrc, k int, want
 			var failed []error
 			readers, closers, failed = a.openShares(ctx, subset, bySrc)
 			for j, err := range failed {
-				if err != nil {
+				if err != nil && ctx.Err() == nil {
 					dropped[subset[j]] = true
 					st.missing(subset[j], err)
 					lastErr = err
@@ -426,7 +426,9 @@ func (a *Archive) raceOpen(ctx context.Context, avail []int, bySrc map[int]share
 		}
 		switch {
 		case o.err != nil:
-			if len(won) < k || !errors.Is(o.err, context.Canceled) {
+			// Not a failure of the store: our cancellation of the slower
+			// opens, or the caller's.
+			if ctx.Err() == nil && (len(won) < k || !errors.Is(o.err, context.Canceled)) {
 				failed[o.i] = o.err
 			}
 			if rest != nil && len(won) < k {

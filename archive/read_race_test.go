@@ -134,3 +134,26 @@ func TestOpenHedge(t *testing.T) {
 		})
 	}
 }
+
+// A read the caller gives up on (C-CANCEL, a timeout) while stores are
+// slow is not an integrity problem: no alert, no repair, the caller's
+// error.
+func TestOpenCancelledIsNotDamage(t *testing.T) {
+	rec := &integrityRecorder{}
+	e := newEnv(t, func(o *Options) { o.NoRepairer, o.OnIntegrity = true, rec.add })
+	s := newSynth("", "", 2000)
+	if _, err := e.a.Store(ctxb, s.instance()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		e.faulty[i].StallOpen(-1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := e.a.Open(ctx, s.SOP); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Open with every store hung: %v, want the deadline", err)
+	}
+	if evs := rec.take(); len(evs) != 0 {
+		t.Fatalf("integrity events after a cancelled read: %+v", evs)
+	}
+}

@@ -30,11 +30,11 @@ import (
 // of one large instance on an idle multi-core node, e.g. the 1024×1024
 // 16-bit image of the papers' comparison (docs/performance.md).
 //
-// Memory: a block in flight holds its plaintext (1 MiB), and each frame
-// being compressed a plane buffer and its output (≤ ~0.5 MiB together):
-// at most blocksInFlight × 1 MiB plus workers × 0.5 MiB, plus the
-// workers' encoders (~1 MiB each: a 256 KiB window), whatever the
-// instance size.
+// Memory, whatever the instance size: blocksInFlight (= frameWorkers)
+// blocks read ahead, each its plaintext (1 MiB) and its four frames'
+// outputs (frameBufSize each); a plane buffer (frameBufSize) per worker
+// compressing; the workers' encoders (~1 MiB each: a 256 KiB window).
+// With 2 cores: ~8 MiB per large Encode.
 
 // framesPerBlock is the number of zstd frames of one probeSize block.
 const framesPerBlock = 4
