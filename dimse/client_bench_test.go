@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/shardpacs/shardpacs/internal/dicomtest"
 	"github.com/shardpacs/shardpacs/internal/testutil"
 )
 
@@ -15,7 +16,7 @@ import (
 // that receives and discards (--ignore): the client's C-STORE throughput
 // (compare with DCMTK storescu on the same set, performance-notes.md).
 func BenchmarkClientStoreStorescp(b *testing.B) {
-	f, ok := readPart10(b, filepath.Join(testutil.CorpusDir(b), "grailbio-examples", "CT-MONO2-16-ort.dcm"))
+	f, ok := dicomtest.ReadPart10(b, filepath.Join(testutil.CorpusDir(b), "grailbio-examples", "CT-MONO2-16-ort.dcm"))
 	if !ok {
 		b.Fatal("CT-MONO2-16-ort.dcm is not a Part-10 file")
 	}
@@ -28,10 +29,10 @@ func BenchmarkClientStoreStorescp(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer cc.Close()
-	b.SetBytes(int64(len(f.data)))
+	b.SetBytes(int64(len(f.Data)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if st, err := cc.Store(ctx, f.meta.MediaStorageSOPClassUID, f.meta.MediaStorageSOPInstanceUID, f.meta.TransferSyntaxUID, bytes.NewReader(f.data)); err != nil {
+		if st, err := cc.Store(ctx, f.Meta.MediaStorageSOPClassUID, f.Meta.MediaStorageSOPInstanceUID, f.Meta.TransferSyntaxUID, bytes.NewReader(f.Data)); err != nil {
 			b.Fatalf("Store: %v, %v", st, err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/shardpacs/shardpacs/dcm"
 	"github.com/shardpacs/shardpacs/dcm/uid"
+	"github.com/shardpacs/shardpacs/internal/dicomtest"
 	"github.com/shardpacs/shardpacs/internal/testutil"
 )
 
@@ -43,7 +44,7 @@ func startQR(t *testing.T) *qrFixture {
 	testutil.RequireTool(t, "storescp")
 	var files []part10
 	for _, p := range testutil.CorpusFiles(t) {
-		if f, ok := readPart10(t, p); ok {
+		if f, ok := dicomtest.ReadPart10(t, p); ok {
 			files = append(files, f)
 		}
 	}
@@ -57,26 +58,7 @@ func startQR(t *testing.T) *qrFixture {
 	destPort, _ := testutil.StartServer(t, "storescp", nil, func(port int) []string {
 		return []string{"-aet", "MOVEDEST", "-od", dest, "+B", "-pm", "+xa", "-dhl", strconv.Itoa(port)}
 	})
-	cfgPath := filepath.Join(dir, "dcmqrscp.cfg")
-	qrPort, _ := testutil.StartServer(t, "dcmqrscp", nil, func(port int) []string {
-		cfg := fmt.Sprintf(`NetworkTCPPort = %d
-MaxPDUSize = 16384
-MaxAssociations = 16
-HostTable BEGIN
-shardscu = (SHARDSCU, localhost, %d)
-movedest = (MOVEDEST, localhost, %d)
-HostTable END
-VendorTable BEGIN
-VendorTable END
-AETable BEGIN
-DCMQRSCP %s RW (200, 1024mb) ANY
-AETable END
-`, port, testutil.FreePort(t), destPort, db)
-		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return []string{"-c", cfgPath, "-dhl", strconv.Itoa(port)}
-	})
+	qrPort := dicomtest.StartDcmqrscp(t, db, destPort)
 
 	f := &qrFixture{addr: "127.0.0.1:" + strconv.Itoa(qrPort), destDir: dest,
 		client: &Client{AETitle: "SHARDSCU", ResponseTimeout: 30 * time.Second}}
@@ -87,17 +69,17 @@ AETable END
 	}
 	defer cc.Abort()
 	for _, p := range files {
-		st, err := cc.StoreFile(ctx, p.path)
-		native := p.meta.TransferSyntaxUID == uid.ExplicitVRLittleEndian || p.meta.TransferSyntaxUID == uid.ImplicitVRLittleEndian
+		st, err := cc.StoreFile(ctx, p.Path)
+		native := p.Meta.TransferSyntaxUID == uid.ExplicitVRLittleEndian || p.Meta.TransferSyntaxUID == uid.ImplicitVRLittleEndian
 		if errors.Is(err, ErrNoContext) && !native {
 			continue // dcmqrscp does not take this compressed syntax
 		}
 		if err != nil {
-			t.Fatalf("storing %s into dcmqrscp: status %v: %v", p.path, st, err)
+			t.Fatalf("storing %s into dcmqrscp: status %v: %v", p.Path, st, err)
 		}
-		sum, err := dcm.Scan(bytes.NewReader(p.data), int64(len(p.data)), p.meta.TransferSyntaxUID, dcm.Limits{})
+		sum, err := dcm.Scan(bytes.NewReader(p.Data), int64(len(p.Data)), p.Meta.TransferSyntaxUID, dcm.Limits{})
 		if err != nil {
-			t.Fatalf("scanning %s: %v", p.path, err)
+			t.Fatalf("scanning %s: %v", p.Path, err)
 		}
 		f.stored = append(f.stored, qrInstance{part10: p, patientID: sum.PatientID, study: sum.StudyInstanceUID, series: sum.SeriesInstanceUID})
 	}
@@ -170,16 +152,7 @@ func find(t *testing.T, ctx context.Context, cc *ClientConn, model string, tag d
 // distinct returns the sorted distinct values of key over the instances
 // that pass keep.
 func (f *qrFixture) distinct(key func(qrInstance) string, keep func(qrInstance) bool) []string {
-	var out []string
-	for _, s := range f.stored {
-		if keep == nil || keep(s) {
-			if v := key(s); !slices.Contains(out, v) {
-				out = append(out, v)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
+	return dicomtest.Distinct(f.stored, key, keep)
 }
 
 // biggestSeries returns an instance of the series with the most stored
@@ -206,7 +179,7 @@ func TestClientDcmqrscp(t *testing.T) {
 	f := startQR(t)
 	ref := f.biggestSeries()
 	inSeries := func(s qrInstance) bool { return s.series == ref.series }
-	sopUID := func(s qrInstance) string { return s.meta.MediaStorageSOPInstanceUID }
+	sopUID := func(s qrInstance) string { return s.Meta.MediaStorageSOPInstanceUID }
 
 	t.Run("Find", func(t *testing.T) {
 		ctx := testCtx(t, time.Minute)
@@ -267,7 +240,7 @@ func TestClientDcmqrscp(t *testing.T) {
 		want := make(map[string][]byte)
 		for _, s := range f.stored {
 			if s.study == ref.study {
-				want[s.meta.MediaStorageSOPInstanceUID] = s.data
+				want[s.Meta.MediaStorageSOPInstanceUID] = s.Data
 			}
 		}
 		if ops.Completed != len(want) || ops.Failed != 0 || ops.Warning != 0 {
@@ -276,15 +249,15 @@ func TestClientDcmqrscp(t *testing.T) {
 		if len(progress) == 0 {
 			t.Errorf("no pending C-MOVE-RSP reported")
 		}
-		got := receivedFiles(t, f.destDir)
+		got := dicomtest.FilesByInstance(t, f.destDir)
 		if len(got) != len(want) {
 			t.Errorf("destination got %d instances, want %d", len(got), len(want))
 		}
 		for u, data := range want {
 			if g, ok := got[u]; !ok {
 				t.Errorf("instance %s not moved", u)
-			} else if !bytes.Equal(g.data, data) {
-				t.Errorf("instance %s: moved data set (%d bytes) differs from the stored one (%d bytes)", u, len(g.data), len(data))
+			} else if !bytes.Equal(g.Data, data) {
+				t.Errorf("instance %s: moved data set (%d bytes) differs from the stored one (%d bytes)", u, len(g.Data), len(data))
 			}
 		}
 		// An unknown destination: dcmqrscp answers 0xA801.
@@ -334,8 +307,8 @@ func TestClientDcmqrscp(t *testing.T) {
 			}
 			if b, ok := got[sopUID(s)]; !ok {
 				t.Errorf("instance %s not received", sopUID(s))
-			} else if !bytes.Equal(b, s.data) {
-				t.Errorf("instance %s: received data set (%d bytes) differs from the stored one (%d bytes)", sopUID(s), len(b), len(s.data))
+			} else if !bytes.Equal(b, s.Data) {
+				t.Errorf("instance %s: received data set (%d bytes) differs from the stored one (%d bytes)", sopUID(s), len(b), len(s.Data))
 			}
 		}
 		if err := cc.Release(ctx); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/shardpacs/shardpacs/dcm"
+	"github.com/shardpacs/shardpacs/internal/dicomtest"
 	"github.com/shardpacs/shardpacs/internal/testutil"
 )
 
@@ -24,7 +25,7 @@ func TestClientStorescp(t *testing.T) {
 	var files []part10
 	var invalid []string
 	for _, p := range testutil.CorpusFiles(t) {
-		if f, ok := readPart10(t, p); ok {
+		if f, ok := dicomtest.ReadPart10(t, p); ok {
 			files = append(files, f)
 		} else {
 			invalid = append(invalid, p)
@@ -69,11 +70,11 @@ func TestClientStorescp(t *testing.T) {
 			}
 			want := make(map[string][]byte)
 			for _, f := range files {
-				st, err := cc.StoreFile(ctx, f.path)
+				st, err := cc.StoreFile(ctx, f.Path)
 				if err != nil {
-					t.Fatalf("StoreFile(%s): status %v, %v", f.path, st, err)
+					t.Fatalf("StoreFile(%s): status %v, %v", f.Path, st, err)
 				}
-				want[f.meta.MediaStorageSOPInstanceUID] = padEven(f.data)
+				want[f.Meta.MediaStorageSOPInstanceUID] = padEven(f.Data)
 			}
 			for _, p := range invalid {
 				if _, err := cc.StoreFile(ctx, p); !errors.Is(err, dcm.ErrNoPart10Header) && !errors.Is(err, ErrInvalidFile) && !errors.Is(err, dcm.ErrFormat) {
@@ -86,7 +87,7 @@ func TestClientStorescp(t *testing.T) {
 			if err := cc.Release(ctx); err != nil {
 				t.Fatalf("Release: %v", err)
 			}
-			got := receivedFiles(t, dir)
+			got := dicomtest.FilesByInstance(t, dir)
 			t.Logf("%d instances stored and compared, %d non-Part-10 files refused", len(got), len(invalid))
 			if len(got) != len(want) {
 				t.Errorf("storescp wrote %d files, want %d", len(got), len(want))
@@ -96,8 +97,8 @@ func TestClientStorescp(t *testing.T) {
 				switch {
 				case !ok:
 					t.Errorf("instance %s not received", uid)
-				case !bytes.Equal(g.data, data):
-					t.Errorf("instance %s: received data set (%d bytes) differs from the one sent (%d bytes)", uid, len(g.data), len(data))
+				case !bytes.Equal(g.Data, data):
+					t.Errorf("instance %s: received data set (%d bytes) differs from the one sent (%d bytes)", uid, len(g.Data), len(data))
 				}
 			}
 		})
@@ -119,16 +120,16 @@ func storageSubset(files []part10) []part10 {
 	seen := make(map[[2]string]bool)
 	largest := 0
 	for i, f := range files {
-		if len(f.data) > len(files[largest].data) {
+		if len(f.Data) > len(files[largest].Data) {
 			largest = i
 		}
-		k := [2]string{f.meta.MediaStorageSOPClassUID, f.meta.TransferSyntaxUID}
+		k := [2]string{f.Meta.MediaStorageSOPClassUID, f.Meta.TransferSyntaxUID}
 		if !seen[k] {
 			seen[k] = true
 			out = append(out, f)
 		}
 	}
-	if !slices.ContainsFunc(out, func(f part10) bool { return f.path == files[largest].path }) {
+	if !slices.ContainsFunc(out, func(f part10) bool { return f.Path == files[largest].Path }) {
 		out = append(out, files[largest])
 	}
 	return out

@@ -15,6 +15,7 @@ import (
 
 	"github.com/shardpacs/shardpacs/dcm"
 	"github.com/shardpacs/shardpacs/dcm/uid"
+	"github.com/shardpacs/shardpacs/internal/dicomtest"
 	"github.com/shardpacs/shardpacs/internal/testutil"
 )
 
@@ -50,34 +51,19 @@ func native(ts string) bool {
 func startQR(t *testing.T) *qrServer {
 	t.Helper()
 	testutil.RequireTool(t, "dcmqrscp")
-	files := corpusPart10(t)
+	files := dicomtest.CorpusPart10(t)
 	destAddr, destDir := startStorescp(t, "MOVEDEST")
 	dir := t.TempDir()
 	db := filepath.Join(dir, "db")
 	if err := os.Mkdir(db, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := filepath.Join(dir, "dcmqrscp.cfg")
-	port, _ := testutil.StartServer(t, "dcmqrscp", nil, func(port int) []string {
-		cfg := fmt.Sprintf(`NetworkTCPPort = %d
-MaxPDUSize = 16384
-MaxAssociations = 16
-HostTable BEGIN
-shardscu = (SHARDSCU, localhost, %d)
-movedest = (MOVEDEST, localhost, %s)
-HostTable END
-VendorTable BEGIN
-VendorTable END
-AETable BEGIN
-DCMQRSCP %s RW (200, 1024mb) ANY
-AETable END
-`, port, testutil.FreePort(t), strings.Split(destAddr, ":")[1], db)
-		if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		// +xy: accept JPEG Baseline too, so that most of the corpus goes in.
-		return []string{"-c", cfgPath, "+xy", "-dhl", strconv.Itoa(port)}
-	})
+	// +xy: accept JPEG Baseline too, so that most of the corpus goes in.
+	destPort, err := strconv.Atoi(strings.Split(destAddr, ":")[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := dicomtest.StartDcmqrscp(t, db, destPort, "+xy")
 	s := &qrServer{addr: "127.0.0.1:" + strconv.Itoa(port), destDir: destDir, dbDir: db}
 
 	r := runCLI(t, s.args("store", testutil.CorpusDir(t))...)
@@ -97,15 +83,15 @@ AETable END
 		}
 	}
 	for _, f := range files {
-		if !ok[f.path] {
-			if native(f.meta.TransferSyntaxUID) {
-				t.Errorf("%s (%s) not stored into dcmqrscp", f.path, f.meta.TransferSyntaxUID)
+		if !ok[f.Path] {
+			if native(f.Meta.TransferSyntaxUID) {
+				t.Errorf("%s (%s) not stored into dcmqrscp", f.Path, f.Meta.TransferSyntaxUID)
 			}
 			continue
 		}
-		sum, err := dcm.Scan(bytes.NewReader(f.data), int64(len(f.data)), f.meta.TransferSyntaxUID, dcm.Limits{})
+		sum, err := dcm.Scan(bytes.NewReader(f.Data), int64(len(f.Data)), f.Meta.TransferSyntaxUID, dcm.Limits{})
 		if err != nil {
-			t.Fatalf("scanning %s: %v", f.path, err)
+			t.Fatalf("scanning %s: %v", f.Path, err)
 		}
 		s.stored = append(s.stored, qrInstance{part10: f, patientID: sum.PatientID, study: sum.StudyInstanceUID, series: sum.SeriesInstanceUID})
 	}
@@ -130,8 +116,8 @@ func (s *qrServer) held(t *testing.T) map[string]part10 {
 	}
 	for _, e := range ents {
 		if strings.HasSuffix(e.Name(), ".dcm") {
-			if p, ok := readPart10(t, filepath.Join(s.dbDir, e.Name())); ok {
-				out[p.meta.MediaStorageSOPInstanceUID] = p
+			if p, ok := dicomtest.ReadPart10(t, filepath.Join(s.dbDir, e.Name())); ok {
+				out[p.Meta.MediaStorageSOPInstanceUID] = p
 			}
 		}
 	}
@@ -141,16 +127,7 @@ func (s *qrServer) held(t *testing.T) map[string]part10 {
 // distinct returns the sorted distinct values of key over the stored
 // instances that pass keep (nil: all).
 func (s *qrServer) distinct(key func(qrInstance) string, keep func(qrInstance) bool) []string {
-	var out []string
-	for _, in := range s.stored {
-		if keep == nil || keep(in) {
-			if v := key(in); !slices.Contains(out, v) {
-				out = append(out, v)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
+	return dicomtest.Distinct(s.stored, key, keep)
 }
 
 // nativeStudy returns an instance of the study with the most stored
@@ -162,7 +139,7 @@ func (s *qrServer) nativeStudy(t *testing.T) qrInstance {
 	t.Helper()
 	count := make(map[string]int)
 	for _, in := range s.stored {
-		if in.meta.TransferSyntaxUID == uid.ExplicitVRLittleEndian && in.patientID != "" && count[in.study] >= 0 {
+		if in.Meta.TransferSyntaxUID == uid.ExplicitVRLittleEndian && in.patientID != "" && count[in.study] >= 0 {
 			count[in.study]++
 		} else {
 			count[in.study] = -1 << 30
@@ -217,7 +194,7 @@ func TestQueryRetrieveDcmqrscp(t *testing.T) {
 	cleanEnv(t)
 	s := startQR(t)
 	ref := s.nativeStudy(t)
-	sopUID := func(in qrInstance) string { return in.meta.MediaStorageSOPInstanceUID }
+	sopUID := func(in qrInstance) string { return in.Meta.MediaStorageSOPInstanceUID }
 	inStudy := func(in qrInstance) bool { return in.study == ref.study }
 	inSeries := func(in qrInstance) bool { return in.series == ref.series }
 
@@ -288,7 +265,7 @@ func TestQueryRetrieveDcmqrscp(t *testing.T) {
 		want := make(map[string][]byte)
 		for _, in := range s.stored {
 			if inStudy(in) {
-				want[sopUID(in)] = held[sopUID(in)].data
+				want[sopUID(in)] = held[sopUID(in)].Data
 			}
 		}
 		r := runCLI(t, s.args("move", "--dest", "MOVEDEST", "--level", "STUDY", "-k", "StudyInstanceUID="+ref.study)...)
@@ -299,15 +276,15 @@ func TestQueryRetrieveDcmqrscp(t *testing.T) {
 		if !strings.Contains(r.stdout, final) || !strings.Contains(r.stdout, "pending: ") {
 			t.Errorf("move output lacks %q or a pending line:\n%s", final, r.stdout)
 		}
-		got := filesByInstance(t, s.destDir)
+		got := dicomtest.FilesByInstance(t, s.destDir)
 		if len(got) != len(want) {
 			t.Errorf("destination got %d instances, want %d", len(got), len(want))
 		}
 		for u, data := range want {
 			if g, ok := got[u]; !ok {
 				t.Errorf("instance %s not moved", u)
-			} else if len(data) == 0 || g.meta.TransferSyntaxUID != uid.ExplicitVRLittleEndian || !sameDataSet(g.data, data) {
-				t.Errorf("instance %s: moved data set (%d bytes) differs from the stored one (%d bytes)", u, len(g.data), len(data))
+			} else if len(data) == 0 || g.Meta.TransferSyntaxUID != uid.ExplicitVRLittleEndian || !sameDataSet(g.Data, data) {
+				t.Errorf("instance %s: moved data set (%d bytes) differs from the stored one (%d bytes)", u, len(g.Data), len(data))
 			}
 		}
 		// An AE dcmqrscp does not know: 0xA801, exit status 1.
@@ -334,7 +311,7 @@ func TestQueryRetrieveDcmqrscp(t *testing.T) {
 		if line := fmt.Sprintf("%s written to %s", plural(len(want), "file"), out); !strings.Contains(r.stdout, line) {
 			t.Errorf("get output lacks %q:\n%s", line, r.stdout)
 		}
-		got := filesByInstance(t, out)
+		got := dicomtest.FilesByInstance(t, out)
 		if len(got) != len(want) {
 			t.Errorf("got %d files, want %d", len(got), len(want))
 		}
@@ -343,15 +320,15 @@ func TestQueryRetrieveDcmqrscp(t *testing.T) {
 			switch {
 			case !ok:
 				t.Errorf("instance %s not received", sopUID(in))
-			case filepath.Base(g.path) != sopUID(in)+".dcm":
-				t.Errorf("instance %s written as %s", sopUID(in), g.path)
-			case in.meta == nil:
+			case filepath.Base(g.Path) != sopUID(in)+".dcm":
+				t.Errorf("instance %s written as %s", sopUID(in), g.Path)
+			case in.Meta == nil:
 				t.Errorf("instance %s not found in dcmqrscp's folder", sopUID(in))
-			case g.meta.MediaStorageSOPClassUID != in.meta.MediaStorageSOPClassUID || g.meta.TransferSyntaxUID != in.meta.TransferSyntaxUID ||
-				g.meta.SourceApplicationEntityTitle != "DCMQRSCP":
-				t.Errorf("instance %s: File Meta Information %+v", sopUID(in), g.meta)
-			case !sameDataSet(g.data, in.data):
-				t.Errorf("instance %s: received data set (%d bytes) differs from the stored one (%d bytes)", sopUID(in), len(g.data), len(in.data))
+			case g.Meta.MediaStorageSOPClassUID != in.Meta.MediaStorageSOPClassUID || g.Meta.TransferSyntaxUID != in.Meta.TransferSyntaxUID ||
+				g.Meta.SourceApplicationEntityTitle != "DCMQRSCP":
+				t.Errorf("instance %s: File Meta Information %+v", sopUID(in), g.Meta)
+			case !sameDataSet(g.Data, in.Data):
+				t.Errorf("instance %s: received data set (%d bytes) differs from the stored one (%d bytes)", sopUID(in), len(g.Data), len(in.Data))
 			}
 		}
 	})

@@ -1,17 +1,15 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/shardpacs/shardpacs/dcm"
+	"github.com/shardpacs/shardpacs/internal/dicomtest"
 	"github.com/shardpacs/shardpacs/internal/testutil"
 )
 
@@ -61,66 +59,7 @@ func startStorescp(t *testing.T, ae string) (addr, dir string) {
 }
 
 // part10 is a DICOM file: its File Meta Information and data set bytes.
-type part10 struct {
-	path string
-	meta *dcm.FileMeta
-	data []byte
-}
-
-// readPart10 reads a DICOM file; ok is false without usable File Meta
-// Information.
-func readPart10(t *testing.T, path string) (part10, bool) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta, off, err := dcm.ReadPart10Header(bufio.NewReader(bytes.NewReader(b)), 0)
-	if err != nil || meta.TransferSyntaxUID == "" || meta.MediaStorageSOPClassUID == "" || meta.MediaStorageSOPInstanceUID == "" {
-		return part10{path: path}, false
-	}
-	return part10{path: path, meta: meta, data: b[off:]}, true
-}
-
-// corpusPart10 returns the corpus files that have File Meta Information.
-func corpusPart10(t *testing.T) []part10 {
-	t.Helper()
-	var out []part10
-	for _, p := range testutil.CorpusFiles(t) {
-		if f, ok := readPart10(t, p); ok {
-			out = append(out, f)
-		}
-	}
-	if len(out) < 3 {
-		testutil.SkipOrFail(t, "the corpus holds only %d DICOM files with File Meta Information", len(out))
-	}
-	return out
-}
-
-// filesByInstance reads every DICOM file in dir, by SOP Instance UID.
-func filesByInstance(t *testing.T, dir string) map[string]part10 {
-	t.Helper()
-	out := make(map[string]part10)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		p, ok := readPart10(t, filepath.Join(dir, e.Name()))
-		if !ok {
-			t.Errorf("%s has no readable File Meta Information", e.Name())
-			continue
-		}
-		if _, dup := out[p.meta.MediaStorageSOPInstanceUID]; dup {
-			t.Errorf("two files for instance %s", p.meta.MediaStorageSOPInstanceUID)
-		}
-		out[p.meta.MediaStorageSOPInstanceUID] = p
-	}
-	return out
-}
+type part10 = dicomtest.Part10
 
 // sameDataSet reports whether got is want as sent: byte for byte, or with
 // the one NUL that pads a data set of odd length (PS3.5 §7.1).

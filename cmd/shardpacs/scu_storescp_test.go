@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/shardpacs/shardpacs/internal/dicomtest"
 	"github.com/shardpacs/shardpacs/internal/testutil"
 )
 
@@ -47,7 +48,7 @@ func TestEchoStorescp(t *testing.T) {
 // unchanged, and that the summary counts are right.
 func TestStoreStorescp(t *testing.T) {
 	cleanEnv(t)
-	files := corpusPart10(t)
+	files := dicomtest.CorpusPart10(t)
 	addr, dir := startStorescp(t, "STORESCP")
 
 	r := runCLI(t, "store", "--aec", "STORESCP", addr, testutil.CorpusDir(t))
@@ -61,19 +62,19 @@ func TestStoreStorescp(t *testing.T) {
 	if n := len(regexp.MustCompile(`(?m)^OK   `).FindAllString(r.stdout, -1)); n != len(files) {
 		t.Errorf("%d OK lines, want %d", n, len(files))
 	}
-	got := filesByInstance(t, dir)
+	got := dicomtest.FilesByInstance(t, dir)
 	if len(got) != len(files) {
 		t.Errorf("storescp received %d instances, want %d", len(got), len(files))
 	}
 	for _, f := range files {
-		g, ok := got[f.meta.MediaStorageSOPInstanceUID]
+		g, ok := got[f.Meta.MediaStorageSOPInstanceUID]
 		switch {
 		case !ok:
-			t.Errorf("%s not received", f.path)
-		case g.meta.TransferSyntaxUID != f.meta.TransferSyntaxUID:
-			t.Errorf("%s received in %s, sent in %s", f.path, g.meta.TransferSyntaxUID, f.meta.TransferSyntaxUID)
-		case !sameDataSet(g.data, f.data):
-			t.Errorf("%s: received data set (%d bytes) differs from the file's (%d bytes)", f.path, len(g.data), len(f.data))
+			t.Errorf("%s not received", f.Path)
+		case g.Meta.TransferSyntaxUID != f.Meta.TransferSyntaxUID:
+			t.Errorf("%s received in %s, sent in %s", f.Path, g.Meta.TransferSyntaxUID, f.Meta.TransferSyntaxUID)
+		case !sameDataSet(g.Data, f.Data):
+			t.Errorf("%s: received data set (%d bytes) differs from the file's (%d bytes)", f.Path, len(g.Data), len(f.Data))
 		}
 	}
 }
@@ -83,19 +84,19 @@ func TestStoreStorescp(t *testing.T) {
 // missing argument is a usage error; a dead peer fails every file.
 func TestStoreOutcomes(t *testing.T) {
 	cleanEnv(t)
-	files := corpusPart10(t)
+	files := dicomtest.CorpusPart10(t)
 	addr, dir := startStorescp(t, "STORESCP")
 	src := t.TempDir()
 	notDICOM := filepath.Join(src, "README.txt")
 	if err := os.WriteFile(notDICOM, []byte("not a DICOM file"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := runCLI(t, "store", addr, src, files[0].path)
+	r := runCLI(t, "store", addr, src, files[0].Path)
 	if r.code != 0 || !strings.Contains(r.stdout, "SKIP "+notDICOM) || !strings.Contains(r.stdout, "1 stored, 0 with warnings, 0 failed, 1 skipped") {
 		t.Errorf("folder with a non-DICOM file: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if _, ok := filesByInstance(t, dir)[files[0].meta.MediaStorageSOPInstanceUID]; !ok {
-		t.Errorf("%s not received", files[0].path)
+	if _, ok := dicomtest.FilesByInstance(t, dir)[files[0].Meta.MediaStorageSOPInstanceUID]; !ok {
+		t.Errorf("%s not received", files[0].Path)
 	}
 	r = runCLI(t, "store", addr, notDICOM)
 	if r.code != 1 || !strings.Contains(r.stdout, "FAIL "+notDICOM) {
@@ -105,7 +106,7 @@ func TestStoreOutcomes(t *testing.T) {
 	if r.code != 2 {
 		t.Errorf("missing file: code %d, want 2\n%s", r.code, r.stderr)
 	}
-	r = runCLI(t, "store", "-q", deadAddr(t), files[0].path, files[1].path)
+	r = runCLI(t, "store", "-q", deadAddr(t), files[0].Path, files[1].Path)
 	if r.code != 1 || strings.Count(r.stdout, "FAIL ") != 2 || !strings.Contains(r.stdout, "0 stored, 0 with warnings, 2 failed") {
 		t.Errorf("dead peer: code %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
