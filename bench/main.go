@@ -184,9 +184,10 @@ func run(ctx context.Context, o *options) error {
 			strings.Join(missingTools, ", "))
 	}
 	b := &bench{o: o, runDir: filepath.Join(o.out, "run")}
-	if err := os.RemoveAll(b.runDir); err != nil {
-		return err
-	}
+	// A previous run's folders go to the trash too: deleting them now
+	// would slow the first measurements down (trash.go).
+	b.discard(b.runDir)
+	defer b.emptyTrash()
 	if err := os.MkdirAll(b.runDir, 0o755); err != nil {
 		return err
 	}
@@ -241,7 +242,7 @@ func run(ctx context.Context, o *options) error {
 	}
 	log("table written to %s", name)
 	if !o.keep {
-		return os.RemoveAll(b.runDir)
+		b.discard(b.runDir)
 	}
 	return nil
 }

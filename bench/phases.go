@@ -112,15 +112,15 @@ func nonEmpty(dirs []string) []string {
 // serverDir makes a fresh folder for one server in one measurement.
 func (b *bench) serverDir(step, name string) (string, error) {
 	d := filepath.Join(b.runDir, step, name)
-	if err := os.RemoveAll(d); err != nil {
-		return "", err
-	}
+	b.discard(d)
 	return d, os.MkdirAll(d, 0o755)
 }
 
+// cleanup discards a server's data folder after its measurement (see
+// trash.go), unless -keep.
 func (b *bench) cleanup(dir string) {
 	if !b.o.keep {
-		_ = os.RemoveAll(dir)
+		b.discard(dir)
 	}
 }
 
@@ -380,7 +380,7 @@ func (b *bench) retrievePhase(ctx context.Context) error {
 		n := countFiles(filepath.Join(destDir, "data"), func(string) bool { return true })
 		ents, _ := os.ReadDir(filepath.Join(destDir, "data"))
 		for _, e := range ents {
-			_ = os.RemoveAll(filepath.Join(destDir, "data", e.Name()))
+			b.discard(filepath.Join(destDir, "data", e.Name()))
 		}
 		return n
 	}

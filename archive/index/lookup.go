@@ -7,12 +7,19 @@ import (
 	"fmt"
 )
 
+// lookupByUID is Lookup's statement.
+var lookupByUID = recordSelect + " WHERE i.sop_uid = ?"
+
 // Lookup returns the record of one instance, or ErrNotFound.
 func (db *DB) Lookup(ctx context.Context, sopInstanceUID string) (*InstanceRecord, error) {
 	if err := db.readable(); err != nil {
 		return nil, err
 	}
-	_, rec, err := scanRecord(db.r.QueryRowContext(ctx, recordSelect+" WHERE i.sop_uid = ?", cleanValue(sopInstanceUID)))
+	st, err := db.rstmt(ctx, lookupByUID)
+	if err != nil {
+		return nil, db.queryErr(ctx, err)
+	}
+	_, rec, err := scanRecord(st.QueryRowContext(ctx, cleanValue(sopInstanceUID)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -45,7 +52,11 @@ func (db *DB) Instances(ctx context.Context, level Level, uid string) ([]*Instan
 	default:
 		return nil, queryErr(0, "unknown level %q", truncate(string(level)))
 	}
-	rows, err := db.r.QueryContext(ctx, recordSelect+where+" ORDER BY i.pk", cleanValue(uid))
+	st, err := db.rstmt(ctx, recordSelect+where+" ORDER BY i.pk")
+	if err != nil {
+		return nil, db.queryErr(ctx, err)
+	}
+	rows, err := st.QueryContext(ctx, cleanValue(uid))
 	if err != nil {
 		return nil, db.queryErr(ctx, err)
 	}

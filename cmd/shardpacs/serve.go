@@ -40,6 +40,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", os.Getenv("SHARDPACS_CONFIG"), "TOML configuration `FILE` (default $SHARDPACS_CONFIG)")
+	debugAddr := fs.String("debug-addr", "", "serve the Go profiler (/debug/pprof) on this loopback `ADDR` (off by default)")
 	config.Default().RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -57,6 +58,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log, err := serveLogger(cfg, stderr)
 	if err != nil {
 		return err
+	}
+	if *debugAddr != "" {
+		bound, stop, err := startDebug(*debugAddr)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		log.Warn().Str("addr", bound).Msg("profiler listening (--debug-addr)")
 	}
 	al, err := openAudit(cfg)
 	if err != nil {
