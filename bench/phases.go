@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -109,8 +110,13 @@ func nonEmpty(dirs []string) []string {
 	return out
 }
 
-// serverDir makes a fresh folder for one server in one measurement.
+// serverDir makes a fresh folder for one server in one measurement. It
+// first flushes every dirty page to disk (sync(2), not timed): the peers
+// that do not fsync leave their files' write-back to whoever runs next,
+// and a server that makes its writes durable (shardpacs' syncfs, Orthanc's
+// SQLite commits) would otherwise wait for that too (see trash.go).
 func (b *bench) serverDir(step, name string) (string, error) {
+	syscall.Sync()
 	d := filepath.Join(b.runDir, step, name)
 	b.discard(d)
 	return d, os.MkdirAll(d, 0o755)

@@ -21,6 +21,8 @@ import (
 // A department's archive does not start from a just-emptied disk, so the
 // bench moves every folder it is done with into trash (a rename: no inode
 // is freed) and empties the trash once, after the last measurement.
+// Keeping the files keeps their dirty pages too, which deleting them used
+// to drop: serverDir therefore syncs before each server's run.
 
 var trashSeq atomic.Int64
 
