@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/shardpacs/shardpacs/internal/bufpool"
 	"hash"
 	"io"
 	"os"
@@ -54,7 +55,10 @@ func (o *Object) DataSet() io.Reader {
 	return io.NewSectionReader(o.body, o.DataSetOffset, o.Size()-o.DataSetOffset)
 }
 
-// Close releases the decoded bytes.
+// Close releases the decoded bytes: their memory is reused by later
+// Opens, so nothing may read o (or a reader from DataSet) once Close has
+// been called, and Close must not run concurrently with a read. Close may
+// be called again.
 func (o *Object) Close() error { return o.body.Close() }
 
 // Open reads one instance: it looks the instance up, reads the first k of
@@ -468,18 +472,31 @@ type sink interface {
 func (a *Archive) newSink(size int64) (sink, error) {
 	if size >= 0 && size <= a.opts.memoryLimit() {
 		// Sized once: growing by doubling cost ~20 % of a CT's Open.
-		return &memSink{b: make([]byte, 0, size)}, nil
+		// Pooled: a fresh buffer per instance, cleared by the allocator
+		// and later returned to the OS, cost ~10 % of a C-MOVE's CPU.
+		p := bufpool.Get(int(size))
+		return &memSink{p: p, b: (*p)[:0]}, nil
 	}
 	return newFileSink(a.opts.spoolDir())
 }
 
-type memSink struct{ b []byte }
+// memSink holds a decoded instance in a pooled buffer (p) until Close.
+type memSink struct {
+	p *[]byte // from bufpool; nil once closed
+	b []byte  // the bytes written, in *p unless a Write outgrew it
+}
 
 func (m *memSink) Write(p []byte) (int, error) { m.b = append(m.b, p...); return len(p), nil }
 func (m *memSink) ReadAt(p []byte, off int64) (int, error) {
 	return bytes.NewReader(m.b).ReadAt(p, off)
 }
-func (m *memSink) Close() error { m.b = nil; return nil }
+
+// Close gives the buffer back to the pool; later reads see no bytes.
+func (m *memSink) Close() error {
+	bufpool.Put(m.p)
+	m.p, m.b = nil, nil
+	return nil
+}
 func (m *memSink) Reset() error { m.b = m.b[:0]; return nil }
 func (m *memSink) Len() int64   { return int64(len(m.b)) }
 
