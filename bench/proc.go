@@ -54,25 +54,40 @@ func startProc(ctx context.Context, logPath string, port int, timeout time.Durat
 	p := &serverProc{cmd: cmd, log: lf, done: make(chan struct{}), stop: make(chan struct{}), sampled: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	go p.sample()
-	deadline := time.Now().Add(timeout)
+	if err := p.waitListening(ctx, port, time.Now().Add(timeout), name, logPath); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// waitListening waits until something accepts TCP connections on port, or
+// the process exits (it is then reaped), ctx ends or deadline passes (it is
+// then killed).
+func (p *serverProc) waitListening(ctx context.Context, port int, deadline time.Time, name, logPath string) error {
 	for {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 200*time.Millisecond)
 		if err == nil {
+			// A dial to a free port in the ephemeral range can be given
+			// that same port as its source and connect to itself (TCP
+			// simultaneous open): that is no server listening.
+			self := c.LocalAddr().String() == c.RemoteAddr().String()
 			c.Close()
-			return p, nil
+			if !self {
+				return nil
+			}
 		}
 		select {
 		case <-p.done:
 			p.finish()
-			return nil, fmt.Errorf("bench: %s exited before listening (%v); see %s", name, p.err, logPath)
+			return fmt.Errorf("bench: %s exited before listening on port %d (%v); see %s", name, port, p.err, logPath)
 		case <-ctx.Done():
 			p.kill()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			p.kill()
-			return nil, fmt.Errorf("bench: %s not listening on port %d after %v; see %s", name, port, timeout, logPath)
+			return fmt.Errorf("bench: %s not listening on port %d in time; see %s", name, port, logPath)
 		}
 	}
 }

@@ -44,6 +44,7 @@ type server interface {
 type base struct {
 	name, ae string
 	port     int
+	alsoPort int // another port the server must listen on before it is ready (0: none)
 	dir      string
 	proc     *serverProc
 }
@@ -75,7 +76,13 @@ func (b *base) launch(ctx context.Context, dir string, args func(port int) (stri
 		if name, argv, err = args(b.port); err != nil {
 			return err
 		}
-		b.proc, err = startProc(ctx, filepath.Join(dir, "server.log"), b.port, 60*time.Second, name, argv...)
+		log := filepath.Join(dir, "server.log")
+		b.proc, err = startProc(ctx, log, b.port, 60*time.Second, name, argv...)
+		if err == nil && b.alsoPort > 0 {
+			// A second listener (Orthanc's HTTP port): the server may still
+			// exit on it, e.g. when the port was taken since freePort.
+			err = b.proc.waitListening(ctx, b.alsoPort, time.Now().Add(60*time.Second), name, log)
+		}
 		if err == nil {
 			return nil
 		}
@@ -212,7 +219,7 @@ func (s *orthancServer) Start(ctx context.Context, dir string, destPort int) err
 		if err != nil {
 			return "", nil, err
 		}
-		s.httpPort = hp
+		s.httpPort, s.alsoPort = hp, hp
 		b, err := orthancConfig(dir, port, hp, s.compress, destPort)
 		if err != nil {
 			return "", nil, err

@@ -45,6 +45,15 @@ func (s *Server) serveConn(c *serverConn) {
 			return rj
 		}
 		hasSlot, reserved = true, rq.CallingAETitle
+		// Accepted: from here the association holds a slot under
+		// MaxAssociations and is no longer a connection still
+		// negotiating, which a newcomer at the cap of those may close to
+		// make room (track). Marking it only after ul.Accept returned left
+		// a window in which a connection that had just been sent its
+		// A-ASSOCIATE-AC could be closed as "oldest negotiating": its peer
+		// saw the AC, then a close or a reset, and no A-ABORT (seen twice
+		// in the load test under the idle-socket flood).
+		s.negotiated(c)
 		return nil
 	})
 	a, err := ul.Accept(ctx, c.nc, cfg)
