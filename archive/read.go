@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/shardpacs/shardpacs/internal/bufpool"
 	"hash"
 	"io"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/shardpacs/shardpacs/archive/pipeline"
 	"github.com/shardpacs/shardpacs/crypto"
 	"github.com/shardpacs/shardpacs/dcm"
+	"github.com/shardpacs/shardpacs/internal/bufpool"
 )
 
 // Object is a stored instance being read: its canonical Part-10 bytes

@@ -76,12 +76,12 @@ func (b *base) launch(ctx context.Context, dir string, args func(port int) (stri
 		if name, argv, err = args(b.port); err != nil {
 			return err
 		}
-		log := filepath.Join(dir, "server.log")
-		b.proc, err = startProc(ctx, log, b.port, 60*time.Second, name, argv...)
+		logPath := filepath.Join(dir, "server.log")
+		b.proc, err = startProc(ctx, logPath, b.port, 60*time.Second, name, argv...)
 		if err == nil && b.alsoPort > 0 {
 			// A second listener (Orthanc's HTTP port): the server may still
 			// exit on it, e.g. when the port was taken since freePort.
-			err = b.proc.waitListening(ctx, b.alsoPort, time.Now().Add(60*time.Second), name, log)
+			err = b.proc.waitListening(ctx, b.alsoPort, time.Now().Add(60*time.Second), name, logPath)
 		}
 		if err == nil {
 			return nil
