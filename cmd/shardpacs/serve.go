@@ -36,6 +36,7 @@ func init() {
 // to stdout, and on ctx's end shuts down gracefully: no new associations,
 // running ones get limits.shutdown_timeout to finish, then are aborted; the
 // index is closed last. Application Start and Stop are audited.
+// --debug-addr also serves Go's profiler on a loopback address (debug.go).
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
