@@ -57,38 +57,55 @@ var benchOrder = []string{"CT512", "MultiFrame", "Synthetic1024"}
 
 func discards() [N]io.Writer { return [N]io.Writer{io.Discard, io.Discard, io.Discard, io.Discard} }
 
+// encodeConfigs is BenchmarkEncode's codec table; BenchmarkEncodeCPU runs
+// the rows marked cpu.
+var encodeConfigs = []struct {
+	label string
+	p     Params
+	cpu   bool
+}{
+	{"auto", Params{}, true},
+	{"auto-s2", Params{Compressor: CodecS2}, true},
+	{"zstd-fastest", Params{Codec: CodecZstd}, true},
+	{"zstd-default", Params{Codec: CodecZstd, Level: zstd.SpeedDefault}, false},
+	{"zstd+shuffle", Params{Codec: CodecZstdShuffle}, false},
+	{"s2", Params{Codec: CodecS2}, true},
+	{"s2+shuffle", Params{Codec: CodecS2Shuffle}, true},
+	{"none", Params{Codec: CodecNone}, true},
+}
+
 // BenchmarkEncode: the whole Encode (hash, codec, AEAD, Reed–Solomon) per
 // input and codec configuration; "auto" is the default (zstd fastest, with
 // the byte shuffle when a sample says it pays), "auto-s2" the fast option.
-func BenchmarkEncode(b *testing.B) {
+func BenchmarkEncode(b *testing.B) { benchEncode(b, false) }
+
+// benchEncode runs Encode over every input and codec configuration (with
+// withCPU, the rows marked cpu, also reporting cpu-ms/op and the codec
+// chosen) and reports the compression ratio.
+func benchEncode(b *testing.B, withCPU bool) {
 	kr, _ := newKeyring(b)
 	in := benchInputs(b)
-	configs := []struct {
-		label string
-		p     Params
-	}{
-		{"auto", Params{}},
-		{"auto-s2", Params{Compressor: CodecS2}},
-		{"zstd-fastest", Params{Codec: CodecZstd}},
-		{"zstd-default", Params{Codec: CodecZstd, Level: zstd.SpeedDefault}},
-		{"zstd+shuffle", Params{Codec: CodecZstdShuffle}},
-		{"s2", Params{Codec: CodecS2}},
-		{"s2+shuffle", Params{Codec: CodecS2Shuffle}},
-		{"none", Params{Codec: CodecNone}},
-	}
 	for _, name := range benchOrder {
-		for _, c := range configs {
+		for _, c := range encodeConfigs {
+			if withCPU && !c.cpu {
+				continue
+			}
 			b.Run(name+"/"+c.label, func(b *testing.B) {
 				data := in[name]
 				p := c.p
 				p.Keyring = kr
 				b.SetBytes(int64(len(data)))
+				start := cpuTime()
 				var res *Result
 				for b.Loop() {
 					var err error
 					if res, err = Encode(context.Background(), p, bytes.NewReader(data), discards()); err != nil {
 						b.Fatal(err)
 					}
+				}
+				if withCPU {
+					reportCPU(b, start)
+					b.ReportMetric(float64(res.Codec), "codec")
 				}
 				b.ReportMetric(float64(res.PlainSize)/float64(res.CompressedSize), "ratio")
 			})

@@ -210,49 +210,15 @@ func stageSeal(b *testing.B, comp, key, aad []byte) []byte {
 	return out.Bytes()
 }
 
-// BenchmarkEncodeCPU is BenchmarkEncode's codec table with the process's
-// CPU time per Encode (cpu-ms/op) next to the wall time: on a loaded
-// machine the wall time includes the time other processes held the core,
-// the CPU time much less so (it includes this process's GC workers).
-func BenchmarkEncodeCPU(b *testing.B) {
-	kr, _ := newKeyring(b)
-	in := benchInputs(b)
-	for _, name := range benchOrder {
-		for _, c := range []struct {
-			label string
-			p     Params
-		}{
-			{"auto", Params{}},
-			{"auto-s2", Params{Compressor: CodecS2}},
-			{"zstd-fastest", Params{Codec: CodecZstd}},
-			{"s2", Params{Codec: CodecS2}},
-			{"s2+shuffle", Params{Codec: CodecS2Shuffle}},
-			{"none", Params{Codec: CodecNone}},
-		} {
-			b.Run(name+"/"+c.label, func(b *testing.B) {
-				data := in[name]
-				p := c.p
-				p.Keyring = kr
-				b.SetBytes(int64(len(data)))
-				var res *Result
-				defer func() {
-					b.ReportMetric(float64(res.PlainSize)/float64(res.CompressedSize), "ratio")
-					b.ReportMetric(float64(res.Codec), "codec")
-				}()
-				defer reportCPU(b, cpuTime())
-				for b.Loop() {
-					var err error
-					if res, err = Encode(context.Background(), p, bytes.NewReader(data), discards()); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
-		}
-	}
-}
+// BenchmarkEncodeCPU is BenchmarkEncode's codec table (the rows marked
+// cpu) with the process's CPU time per Encode (cpu-ms/op) next to the wall
+// time: on a loaded machine the wall time includes the time other
+// processes held the core, the CPU time much less so (it includes this
+// process's GC workers).
+func BenchmarkEncodeCPU(b *testing.B) { benchEncode(b, true) }
 
 // reportCPU reports the process's CPU time (user + system) since start
-// per iteration, as cpu-ms/op. Call it deferred, after the loop.
+// per iteration, as cpu-ms/op. Call it after the loop (or deferred).
 func reportCPU(b *testing.B, start time.Duration) {
 	if b.N > 0 {
 		b.ReportMetric(float64(cpuTime()-start)/1e6/float64(b.N), "cpu-ms/op")
