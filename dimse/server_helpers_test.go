@@ -176,9 +176,12 @@ type srvObs struct {
 	aborted  []error
 	requests []Status
 	ended    chan struct{} // receives on release or abort
+	rejects  chan struct{} // receives on each rejection
 }
 
-func newSrvObs() *srvObs { return &srvObs{ended: make(chan struct{}, 64)} }
+func newSrvObs() *srvObs {
+	return &srvObs{ended: make(chan struct{}, 64), rejects: make(chan struct{}, 64)}
+}
 
 func (r *srvObs) AssociationAccepted(*AssociationInfo, []ul.Context) {
 	r.mu.Lock()
@@ -190,6 +193,10 @@ func (r *srvObs) AssociationRejected(_ *AssociationInfo, rj *pdu.AssociateRJ, _ 
 	r.mu.Lock()
 	r.rejected = append(r.rejected, rj)
 	r.mu.Unlock()
+	select { // never block the server: tests that do not wait may reject many
+	case r.rejects <- struct{}{}:
+	default:
+	}
 }
 
 func (r *srvObs) AssociationReleased(*AssociationInfo) {
@@ -214,10 +221,23 @@ func (r *srvObs) RequestDone(_ *AssociationInfo, _ *Command, st Status, _ int64,
 
 func (r *srvObs) waitEnd(t *testing.T) {
 	t.Helper()
+	srvWait(t, r.ended, "association did not end")
+}
+
+// waitRejected waits for the Observer to hear of one rejection. The
+// server reports a rejection after the A-ASSOCIATE-RJ is on the wire, so a
+// peer can read the RJ before the Observer has been told.
+func (r *srvObs) waitRejected(t *testing.T) {
+	t.Helper()
+	srvWait(t, r.rejects, "observer not told of the rejection")
+}
+
+func srvWait(t *testing.T, ch <-chan struct{}, msg string) {
+	t.Helper()
 	select {
-	case <-r.ended:
+	case <-ch:
 	case <-time.After(10 * time.Second):
-		t.Fatal("association did not end")
+		t.Fatal(msg)
 	}
 }
 

@@ -26,11 +26,13 @@ func TestServerAssociationLimits(t *testing.T) {
 	if got := rawAssociate(t, addr, "AE1"); string(got) != string(wantRJ) {
 		t.Fatalf("per-AE: got % x, want % x", got, wantRJ)
 	}
+	rec.waitRejected(t)
 	a3 := srvDial(t, addr, "AE2") // another AE: fits the global cap of 3
 	// Global: a fourth from a new AE is rejected.
 	if got := rawAssociate(t, addr, "AE3"); string(got) != string(wantRJ) {
 		t.Fatalf("global: got % x, want % x", got, wantRJ)
 	}
+	rec.waitRejected(t)
 	for _, c := range []*srvPeer{a1, a2, a3} {
 		if st := c.echo(1); st != StatusSuccess {
 			t.Fatalf("existing association: %v", st)
