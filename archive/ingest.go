@@ -264,7 +264,7 @@ func (a *Archive) sameInstance(ctx context.Context, rec *index.InstanceRecord, c
 	if rec.TransferSyntaxUID != ts {
 		return false, nil
 	}
-	obj, err := a.openRecord(ctx, rec)
+	obj, err := a.openRecord(ctx, rec, true)
 	if err != nil {
 		// The stored copy cannot be read: treat as different (keep-first
 		// refuses; replace overwrites with a readable one).

@@ -81,10 +81,30 @@ func (a *Archive) Open(ctx context.Context, sopInstanceUID string) (*Object, err
 	if err != nil {
 		return nil, err
 	}
-	return a.openRecord(ctx, rec)
+	return a.openRecord(ctx, rec, true)
 }
 
-func (a *Archive) openRecord(ctx context.Context, rec *index.InstanceRecord) (*Object, error) {
+// OpenRecord is Open for a record the caller read from the index earlier
+// (Instances, for a C-MOVE or C-GET): it spares the index lookup per
+// instance. The record may have gone stale meanwhile (the instance
+// deleted, replaced or its shares repaired under new names), so when the
+// read finds anything wrong — a missing or bad share, or any error — the
+// instance is looked up again before anything is reported: ErrNotFound if
+// it was deleted, a read of the current record if it changed, and
+// otherwise what Open would report. An instance replaced after rec was
+// read may still be served as it was, while the old shares last: the
+// same outcome as a retrieve that reached it a moment earlier.
+func (a *Archive) OpenRecord(ctx context.Context, rec *index.InstanceRecord) (*Object, error) {
+	if err := a.check(); err != nil {
+		return nil, err
+	}
+	return a.openRecord(ctx, rec, false)
+}
+
+// openRecord reads rec's object. fresh says rec was just read from the
+// index; otherwise a failed or degraded read is first checked against the
+// current record (OpenRecord).
+func (a *Archive) openRecord(ctx context.Context, rec *index.InstanceRecord, fresh bool) (*Object, error) {
 	out, err := a.newSink(rec.Size)
 	if err != nil {
 		return nil, err
@@ -98,6 +118,20 @@ func (a *Archive) openRecord(ctx context.Context, rec *index.InstanceRecord) (*O
 		k = a.opts.k()
 	}
 	_, st, err := a.decodeShares(ctx, srcs, k, &rec.SHA256, out)
+	if !fresh && (err != nil || len(st.Missing)+len(st.Bad) > 0) && ctx.Err() == nil {
+		cur, lerr := a.db.Lookup(ctx, rec.SOPInstanceUID)
+		switch {
+		case errors.Is(lerr, index.ErrNotFound):
+			out.Close()
+			return nil, ErrNotFound
+		case lerr != nil:
+			out.Close()
+			return nil, lerr
+		case !sameObject(cur, rec):
+			out.Close()
+			return a.openRecord(ctx, cur, true)
+		}
+	}
 	if len(st.Missing)+len(st.Bad) > 0 {
 		ev := a.log.Warn()
 		if err != nil {
@@ -118,6 +152,12 @@ func (a *Archive) openRecord(ctx context.Context, rec *index.InstanceRecord) (*O
 		return nil, fmt.Errorf("archive: decoded instance without Part-10 header: %w", err)
 	}
 	return &Object{Record: rec, DataSetOffset: off, body: out, r: io.NewSectionReader(out, 0, size)}, nil
+}
+
+// sameObject reports whether two records of one instance name the same
+// object and shares.
+func sameObject(a, b *index.InstanceRecord) bool {
+	return a.ObjectID == b.ObjectID && slices.Equal(a.Shares, b.Shares)
 }
 
 // shareSrc is one share object to read.

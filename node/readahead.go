@@ -106,6 +106,6 @@ func (n *Node) openInstance(ctx context.Context, rec *index.InstanceRecord) open
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()
 	}
-	obj, err := n.arch.Open(ctx, rec.SOPInstanceUID)
+	obj, err := n.arch.OpenRecord(ctx, rec)
 	return openedInstance{rec: rec, obj: obj, err: err, took: time.Since(start)}
 }
