@@ -13,6 +13,7 @@ import (
 	"github.com/shardpacs/shardpacs/archive/store"
 	"github.com/shardpacs/shardpacs/crypto"
 	"github.com/shardpacs/shardpacs/dcm"
+	"github.com/shardpacs/shardpacs/dcm/uid"
 )
 
 // DuplicatePolicy says what Store does with a SOP Instance UID that is
@@ -39,8 +40,8 @@ func (p DuplicatePolicy) String() string {
 
 // Default File Meta Information values of the canonical Part-10 bytes.
 const (
-	DefaultImplementationClassUID    = "1.2.826.0.1.3680043.10.1397.1"
-	DefaultImplementationVersionName = "SHARDPACS_01"
+	DefaultImplementationClassUID    = uid.ImplementationClassUID
+	DefaultImplementationVersionName = uid.ImplementationVersionName
 )
 
 // DefaultMemoryLimit is the canonical size up to which Archive.Open decodes

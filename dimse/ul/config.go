@@ -4,6 +4,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/shardpacs/shardpacs/dcm/uid"
 	"github.com/shardpacs/shardpacs/dimse/pdu"
 )
 
@@ -27,12 +28,11 @@ const (
 	// DefaultWriteTimeout bounds the writing of one PDU to a peer that does
 	// not read.
 	DefaultWriteTimeout = 60 * time.Second
-	// DefaultImplementationClassUID identifies shardpacs (PS3.7 D.3.3.2).
-	// It lives under a root for which shardpacs has no registration yet:
-	// replace it with a registered root before the first release.
-	DefaultImplementationClassUID = "1.2.826.0.1.3680043.10.1397.1"
+	// DefaultImplementationClassUID identifies shardpacs (PS3.7 D.3.3.2;
+	// a UUID-derived UID, see uid.ImplementationClassUID).
+	DefaultImplementationClassUID = uid.ImplementationClassUID
 	// DefaultImplementationVersionName is sent with the class UID.
-	DefaultImplementationVersionName = "SHARDPACS_01"
+	DefaultImplementationVersionName = uid.ImplementationVersionName
 	// DefaultCallingAETitle and DefaultCalledAETitle are a requestor's AE
 	// titles when RequestConfig leaves them empty.
 	DefaultCallingAETitle = "SHARDPACS"
