@@ -48,6 +48,10 @@ type Archive struct {
 	inflightIDs map[[16]byte]int
 
 	repairs chan string // SOP Instance UIDs queued for the background repairer
+	// Instances not queued because the queue was full since the last
+	// warning, and when that was (unix ns): one warning per
+	// repairWarnEvery, not one per read while a store is down.
+	repairDropped, repairWarnedAt atomic.Int64
 	stop    context.CancelFunc
 	wg      sync.WaitGroup
 	closed  atomic.Bool

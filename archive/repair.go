@@ -33,9 +33,19 @@ func (a *Archive) queueRepair(sopUID string) {
 	select {
 	case a.repairs <- sopUID:
 	default:
-		a.log.Warn().Msg("archive: repair queue full; run verify --repair")
+		a.repairDropped.Add(1)
+		now := a.opts.now().UnixNano()
+		last := a.repairWarnedAt.Load()
+		if now-last >= int64(repairWarnEvery) && a.repairWarnedAt.CompareAndSwap(last, now) {
+			a.log.Warn().Int64("not_queued", a.repairDropped.Swap(0)).
+				Msg("archive: repair queue full; run verify --repair")
+		}
 	}
 }
+
+// repairWarnEvery spaces the "repair queue full" warnings; each counts
+// the instances left to verify since the previous one.
+const repairWarnEvery = 10 * time.Second
 
 func (a *Archive) repairer(ctx context.Context) {
 	defer a.wg.Done()

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	dtag "github.com/suyashkumar/dicom/pkg/tag"
 
@@ -236,8 +237,13 @@ func keyword(t dcm.Tag) string {
 // the other shares (or not at all), in the background repairer, in
 // Verify — becomes a Stored Data Integrity Failure alert (adversarial row
 // 34) naming the store, the share object (a random name) and the SOP
-// Instance UID, outcome serious failure; never patient data.
+// Instance UID, outcome serious failure; never patient data. Past the
+// budget of its store and problem (alertbudget.go) the alert is counted
+// into a summary instead.
 func (n *Node) auditIntegrity(ev archive.IntegrityEvent) {
+	if !n.alerts.allow(alertKey{store: ev.Store, problem: ev.Problem}) {
+		return
+	}
 	what := fmt.Sprintf("store %d, share object %q of object %s (SOP Instance UID %s): %s (%s); found by %s; ",
 		ev.Store, ev.Share, ev.ObjectID, ev.SOPInstanceUID, ev.Problem.Describe(), ev.Problem, ev.Found)
 	switch {
@@ -252,6 +258,20 @@ func (n *Node) auditIntegrity(ev archive.IntegrityEvent) {
 		what += "; cause: " + ev.Err.Error()
 	}
 	n.auditLog(audit.IntegrityAlert(ev.Store, ev.Share, what))
+}
+
+// auditHeld writes the summary of the integrity alerts the budget held
+// back in one window: an IntegrityAlert naming the store, the problem and
+// the count (no object: they were many).
+func (n *Node) auditHeld(s *alertSpan) {
+	burst, window := n.alerts.limits()
+	n.log.Warn().Int("store", s.key.store).Stringer("problem", s.key.problem).Int("held", s.held).
+		Msg("node: integrity alerts over budget summarised in the audit trail")
+	n.auditLog(audit.IntegrityAlert(s.key.store, "", fmt.Sprintf(
+		"store %d: %d more shares found %s (%s) from %s to %s, not reported one by one "+
+			"(at most %d alerts per store and problem every %s); `shardpacs verify` lists every damaged share",
+		s.key.store, s.held, s.key.problem.Describe(), s.key.problem,
+		s.start.UTC().Format(time.RFC3339), s.end.UTC().Format(time.RFC3339), burst, window)))
 }
 
 // auditUnavailable reports an instance that could not be read for a

@@ -35,6 +35,7 @@ type Node struct {
 	rejects   sync.Map               // association ID → rejectNote, from accept to the audit observer
 	stores    storeAggregator        // C-STORE audit events, per association and study
 	auditObs  *auditObserver         // nil without an audit trail
+	alerts    alertBudget            // integrity alerts written one by one (alertbudget.go)
 }
 
 // Options are New's optional settings; the zero value works.
@@ -114,6 +115,7 @@ func NewWithOptions(cfg *config.Config, a *archive.Archive, opt Options) (*Node,
 		// to the audit trail. The observer stays with the archive: the
 		// caller closes the archive (waiting for a repair in progress)
 		// before the audit trail.
+		n.alerts.summary = n.auditHeld
 		a.ObserveIntegrity(n.auditIntegrity)
 	}
 	n.srv = &dimse.Server{
@@ -176,12 +178,16 @@ func (n *Node) ServeTLS(l net.Listener) error {
 }
 
 // Shutdown stops accepting, lets running associations finish until ctx
-// ends, then aborts them; see dimse.Server.Shutdown.
+// ends, then aborts them; see dimse.Server.Shutdown. It then writes the
+// audit events still held back (pre-association, integrity summaries);
+// integrity alerts found later (a repair the archive finishes on Close)
+// are written one by one.
 func (n *Node) Shutdown(ctx context.Context) error {
 	err := n.srv.Shutdown(ctx)
 	if n.auditObs != nil {
 		n.auditObs.flushPreAssociation()
 	}
+	n.alerts.close()
 	return err
 }
 
