@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/shardpacs/shardpacs/archive/index"
 )
@@ -16,7 +17,12 @@ import (
 // reported as Open reports it.
 func TestOpenRecordStale(t *testing.T) {
 	rec := &integrityRecorder{}
-	e := newEnv(t, func(o *Options) { o.NoRepairer, o.OnIntegrity, o.Duplicates = true, rec.add, Replace })
+	e := newEnv(t, func(o *Options) {
+		o.NoRepairer, o.OnIntegrity, o.Duplicates = true, rec.add, Replace
+		// Reads start with the data shares 0 and 1: the share removed
+		// below is always tried, so its absence always found.
+		o.ReadHedge = time.Hour
+	})
 	s := newSynth("", "", 3000)
 	if _, err := e.a.Store(ctxb, s.instance()); err != nil {
 		t.Fatal(err)
