@@ -188,7 +188,7 @@ func TestIntegrityAlertBudget(t *testing.T) {
 		t.Fatalf("%d integrity alerts before Shutdown, want the 3 of the budget", len(evs))
 	}
 	an.stop()
-	if evs := an.advAlertsNow(t, audit.TypeIntegrityFailure, "store 0: 5 more shares found share missing or unreadable (missing)"); len(evs) != 1 {
+	if evs := an.advAlertsNow(t, audit.TypeIntegrityFailure, "store 0: 5 more alerts of this kind (share missing or unreadable, missing)"); len(evs) != 1 {
 		t.Fatalf("%d summaries after Shutdown, want 1 counting 5: %+v", len(evs), an.advAlertsNow(t, audit.TypeIntegrityFailure))
 	}
 	if evs := an.advAlertsNow(t, audit.TypeIntegrityFailure); len(evs) != 4 {

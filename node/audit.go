@@ -268,8 +268,9 @@ func (n *Node) auditHeld(s *alertSpan) {
 	n.log.Warn().Int("store", s.key.store).Stringer("problem", s.key.problem).Int("held", s.held).
 		Msg("node: integrity alerts over budget summarised in the audit trail")
 	n.auditLog(audit.IntegrityAlert(s.key.store, "", fmt.Sprintf(
-		"store %d: %d more shares found %s (%s) from %s to %s, not reported one by one "+
-			"(at most %d alerts per store and problem every %s); `shardpacs verify` lists every damaged share",
+		"store %d: %d more alerts of this kind (%s, %s) from %s to %s, not written one by one "+
+			"(at most %d per store and problem every %s, whoever found them, repaired or not); "+
+			"`shardpacs verify` lists every damaged share",
 		s.key.store, s.held, s.key.problem.Describe(), s.key.problem,
 		s.start.UTC().Format(time.RFC3339), s.end.UTC().Format(time.RFC3339), burst, window)))
 }
