@@ -52,9 +52,9 @@ type Archive struct {
 	// warning, and when that was (unix ns): one warning per
 	// repairWarnEvery, not one per read while a store is down.
 	repairDropped, repairWarnedAt atomic.Int64
-	stop    context.CancelFunc
-	wg      sync.WaitGroup
-	closed  atomic.Bool
+	stop                          context.CancelFunc
+	wg                            sync.WaitGroup
+	closed                        atomic.Bool
 
 	integrity integrityObservers // added by ObserveIntegrity
 }
