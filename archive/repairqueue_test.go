@@ -1,32 +1,20 @@
 package archive
 
 import (
-	"bytes"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/shardpacs/shardpacs/internal/testutil"
 )
 
-// syncBuf is a bytes.Buffer safe for the archive's goroutines.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) lines(substr string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// logLines are the lines of logs holding substr.
+func logLines(logs *testutil.SyncBuffer, substr string) []string {
 	var out []string
-	for _, l := range strings.Split(s.b.String(), "\n") {
+	for _, l := range strings.Split(logs.String(), "\n") {
 		if strings.Contains(l, substr) {
 			out = append(out, l)
 		}
@@ -38,7 +26,7 @@ func (s *syncBuf) lines(substr string) []string {
 // warned about once per repairWarnEvery, each warning counting the
 // instances not queued since the previous one; not once per read.
 func TestRepairQueueFullWarning(t *testing.T) {
-	var logs syncBuf
+	var logs testutil.SyncBuffer
 	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 	var clock sync.Mutex
 	e := newEnv(t, func(o *Options) {
@@ -63,20 +51,20 @@ func TestRepairQueueFullWarning(t *testing.T) {
 		e.a.queueRepair(s.SOP)
 	}
 	const full = "repair queue full"
-	if got := logs.lines(full); len(got) != 0 {
+	if got := logLines(&logs, full); len(got) != 0 {
 		t.Fatalf("warned before the queue was full: %q", got)
 	}
 	for range 5 {
 		e.a.queueRepair(s.SOP)
 	}
-	if got := logs.lines(full); len(got) != 1 || !strings.Contains(got[0], `"not_queued":1`) {
+	if got := logLines(&logs, full); len(got) != 1 || !strings.Contains(got[0], `"not_queued":1`) {
 		t.Fatalf("after 5 drops: %q, want one warning counting 1", got)
 	}
 	clock.Lock()
 	now = now.Add(repairWarnEvery)
 	clock.Unlock()
 	e.a.queueRepair(s.SOP)
-	if got := logs.lines(full); len(got) != 2 || !strings.Contains(got[1], `"not_queued":5`) {
+	if got := logLines(&logs, full); len(got) != 2 || !strings.Contains(got[1], `"not_queued":5`) {
 		t.Fatalf("after the interval: %q, want a second warning counting 4 + 1", got)
 	}
 }
