@@ -89,6 +89,9 @@ type iotestErrReader struct{ err error }
 
 func (r iotestErrReader) Read([]byte) (int, error) { return 0, r.err }
 
+// advCat returns a new slice holding a then b.
+func advCat(a, b []byte) []byte { return append(append([]byte(nil), a...), b...) }
+
 // TestAdversarialNodeStoreStatuses (adversarial rows 17, 18, 19, and the
 // node's mapping of rows 20-22): crafted C-STOREs through the node each get
 // exactly their status with an Error Comment, nothing is indexed or written
@@ -127,6 +130,17 @@ func TestAdversarialNodeStoreStatuses(t *testing.T) {
 		{"row19/element length past the end", 1, store(uid.SecondaryCaptureImageStorage, sop), good[:len(good)-5],
 			dimse.StatusDataSetUnparsable, "cannot be parsed"},
 		{"row19/cut inside an element header", 1, store(uid.SecondaryCaptureImageStorage, sop), good[:len(good)-len(series)-5],
+			dimse.StatusDataSetUnparsable, "cannot be parsed"},
+		// Row 22: structure errors after a valid start (Explicit VR LE;
+		// group 7FE1 sorts after everything advInstance writes).
+		{"row22/item outside sequence", 1, store(uid.SecondaryCaptureImageStorage, sop),
+			advCat(good, []byte{0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0}), dimse.StatusDataSetUnparsable, "cannot be parsed"},
+		{"row22/sequence delimiter at top level", 1, store(uid.SecondaryCaptureImageStorage, sop),
+			advCat(good, []byte{0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0}), dimse.StatusDataSetUnparsable, "cannot be parsed"},
+		{"row22/undefined length on OB, not pixel data", 1, store(uid.SecondaryCaptureImageStorage, sop),
+			advCat(good, []byte{0xE1, 0x7F, 0x10, 0x10, 'O', 'B', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 1, 2, 3, 4}), dimse.StatusDataSetUnparsable, "cannot be parsed"},
+		{"row22/item delimiter closes a sequence", 1, store(uid.SecondaryCaptureImageStorage, sop),
+			advCat(good, []byte{0xE1, 0x7F, 0x20, 0x10, 'S', 'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0}),
 			dimse.StatusDataSetUnparsable, "cannot be parsed"},
 		// Row 21 at the default depth cap (32).
 		{"row21/depth 40", 1, store(uid.SecondaryCaptureImageStorage, sop), advInstance(t, sop, study, series, advNested(40)),
