@@ -82,8 +82,11 @@ func queryStatus(err error, limit int) error {
 		if qe.Tag != 0 {
 			se.Offending = []dimse.Tag{dimse.Tag(qe.Tag)}
 		}
-		if errors.Is(err, index.ErrKeyBelowLevel) {
+		switch {
+		case errors.Is(err, index.ErrKeyBelowLevel):
 			se.Status, se.Comment = dimse.StatusIdentifierDoesNotMatchSOPClass, "matching key below the query level"
+		case errors.Is(err, index.ErrTooManyKeys):
+			se.Comment = "more than " + strconv.Itoa(index.MaxQueryKeys) + " keys"
 		}
 		return se
 	}

@@ -1,13 +1,17 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/shardpacs/shardpacs/config"
 	"github.com/shardpacs/shardpacs/dcm"
+	"github.com/shardpacs/shardpacs/dcm/uid"
 	"github.com/shardpacs/shardpacs/dimse"
 	"github.com/shardpacs/shardpacs/dimse/pdu"
 )
@@ -60,25 +64,66 @@ func TestFindStatuses(t *testing.T) {
 	}
 	defer cc.Release(ctx)
 	for _, c := range []struct {
-		name  string
-		model string
-		keys  []dcm.Element
-		want  dimse.Status
+		name    string
+		model   string
+		keys    []dcm.Element
+		want    dimse.Status
+		comment string // in the Error Comment, when set
 	}{
-		{"no level", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagStudyInstanceUID}}, dimse.StatusUnableToProcess},
-		{"bad level", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "FOO"}}, dimse.StatusUnableToProcess},
-		{"patient in study root", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "PATIENT"}}, dimse.StatusIdentifierDoesNotMatchSOPClass},
-		{"over the cap", "1.2.840.10008.5.1.4.1.2.1.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "IMAGE"}, {Tag: dcm.TagSOPInstanceUID}}, dimse.StatusOutOfResources},
+		{"no level", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagStudyInstanceUID}}, dimse.StatusUnableToProcess, ""},
+		{"bad level", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "FOO"}}, dimse.StatusUnableToProcess, ""},
+		{"patient in study root", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "PATIENT"}}, dimse.StatusIdentifierDoesNotMatchSOPClass, ""},
+		{"over the cap", "1.2.840.10008.5.1.4.1.2.1.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "IMAGE"}, {Tag: dcm.TagSOPInstanceUID}}, dimse.StatusOutOfResources, ""},
+		// Adversarial row 30 through the node: refused, bounded, and the
+		// association still answers (the case after each).
+		{"1,000 keys", "1.2.840.10008.5.1.4.1.2.2.1", thousandKeys(), dimse.StatusUnableToProcess, "more than 512 keys"},
+		{"10 MB value, over the 1 MiB identifier cap", "1.2.840.10008.5.1.4.1.2.2.1", nil, dimse.StatusOutOfResources, "data set refused"}, // hugeValueIdentifier
+		{"still usable", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "STUDY"}, {Tag: dcm.TagStudyInstanceUID, Value: "1.2.3.4"}}, dimse.StatusSuccess, ""},
 	} {
 		ts, _ := cc.TransferSyntax(c.model)
-		ident, err := dcm.EncodeIdentifier(c.keys, ts)
-		if err != nil {
+		var ident []byte
+		if c.keys == nil {
+			ident = hugeValueIdentifier(ts)
+		} else if ident, err = dcm.EncodeIdentifier(c.keys, ts); err != nil {
 			t.Fatal(err)
 		}
 		n := 0
-		st, _ := cc.Find(ctx, c.model, ident, func([]byte) error { n++; return nil })
+		st, err := cc.Find(ctx, c.model, ident, func([]byte) error { n++; return nil })
 		if st != c.want || n != 0 {
 			t.Errorf("%s: status %v after %d matches, want %v and none", c.name, st, n, c.want)
 		}
+		if c.comment != "" && (err == nil || !strings.Contains(err.Error(), c.comment)) {
+			t.Errorf("%s: error %v, want the comment %q", c.name, err, c.comment)
+		}
 	}
+}
+
+// hugeValueIdentifier is a STUDY identifier whose Patient's Name is 10 MB
+// long, written by hand (our encoder refuses it): in Implicit VR, or as UN
+// in Explicit VR, whose PN length field has 16 bits.
+func hugeValueIdentifier(ts string) []byte {
+	le := binary.LittleEndian
+	b := []byte{0x08, 0x00, 0x52, 0x00}
+	if ts == uid.ImplicitVRLittleEndian {
+		b = le.AppendUint32(b, 6)
+	} else {
+		b = le.AppendUint16(append(b, 'C', 'S'), 6)
+	}
+	b = append(b, "STUDY "...)
+	b = append(b, 0x10, 0x00, 0x10, 0x00)
+	if ts != uid.ImplicitVRLittleEndian {
+		b = append(b, 'U', 'N', 0, 0)
+	}
+	b = le.AppendUint32(b, 10<<20)
+	return append(b, bytes.Repeat([]byte{'A'}, 10<<20)...)
+}
+
+// thousandKeys is a STUDY identifier of 1,000 return keys (private
+// elements of group 0009, all empty).
+func thousandKeys() []dcm.Element {
+	keys := []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "STUDY"}}
+	for i := range 1000 {
+		keys = append(keys, dcm.Element{Tag: dcm.NewTag(0x0009, uint16(0x1000+i)), VR: "LO"})
+	}
+	return keys
 }

@@ -30,6 +30,9 @@ var (
 	// C.4.1.2.1: keys below the level are not allowed to match; the C-FIND
 	// service maps it to 0xA900, identifier does not match SOP class).
 	ErrKeyBelowLevel = errors.New("index: matching key below the query level")
+	// ErrTooManyKeys is wrapped (with ErrInvalidQuery) by the *QueryError
+	// of a query with more than MaxQueryKeys keys.
+	ErrTooManyKeys = errors.New("index: too many query keys")
 	// ErrInvalidRecord: an InstanceRecord lacks a UID or carries a share
 	// index outside 0..3.
 	ErrInvalidRecord = errors.New("index: invalid instance record")
@@ -46,7 +49,7 @@ var (
 type QueryError struct {
 	Tag dcm.Tag
 	Msg string
-	// Kind is a more specific sentinel (ErrKeyBelowLevel), nil for the
+	// Kind is a more specific sentinel (ErrKeyBelowLevel, ErrTooManyKeys), nil for the
 	// other invalid queries. Test it with errors.Is.
 	Kind error
 }

@@ -202,7 +202,7 @@ func plan(q *Query) (*queryPlan, error) {
 	case q.Root == StudyRoot && lv == LevelPatient:
 		return nil, queryErr(dcm.TagQueryRetrieveLevel, "no PATIENT level in the Study Root model")
 	case len(q.Keys) > MaxQueryKeys:
-		return nil, queryErr(0, "%d keys, more than %d", len(q.Keys), MaxQueryKeys)
+		return nil, queryErrKind(ErrTooManyKeys, 0, "%d keys, more than %d", len(q.Keys), MaxQueryKeys)
 	case q.Limit < 0:
 		return nil, queryErr(0, "negative limit")
 	}
