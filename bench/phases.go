@@ -401,61 +401,89 @@ func (b *bench) retrievePhase(ctx context.Context) error {
 	allM := metric{id: "move-all", higherBetter: true, unit: "inst/s",
 		label: fmt.Sprintf("C-MOVE whole CT set (%d studies, %d inst.) to storescp, 1 assoc., median of %d", len(studies), b.ct.ChunkFiles[0], moveAllRounds)}
 	peakM := metric{id: "rss-retrieve", label: "peak RSS, retrieve phase", unit: "MiB"}
-	for k, srv := range rotate(filter(b.servers, server.CanMove), 1) {
+	// Every server is loaded first and kept running; the moves then go in
+	// rounds, each round visiting every server, starting one server later
+	// each time. A drift of the machine over the phase (docs/performance.md,
+	// "Latest table") then falls on every server alike, not on the last.
+	type target struct {
+		srv              server
+		dir              string
+		study, all       []float64
+		studyErr, allErr error
+	}
+	var ts []*target
+	stopAll := func() {
+		for _, t := range ts {
+			b.peakRow(peakM, t.srv, t.srv.Stop())
+			b.cleanup(t.dir)
+		}
+	}
+	for _, srv := range rotate(filter(b.servers, server.CanMove), 1) {
 		dir, err := b.serverDir("retrieve", srv.Name())
 		if err != nil {
+			stopAll()
 			return err
 		}
 		if err := srv.Start(ctx, dir, destPort); err != nil {
 			b.failed(allM, srv, err)
 			continue
 		}
-		_ = k
 		if err := load(ctx, srv, nonEmpty(b.ct.chunkDirs(0))); err != nil {
 			b.peakRow(peakM, srv, srv.Stop())
 			b.failed(allM, srv, err)
 			b.cleanup(dir)
 			continue
 		}
-		var rates []float64
-		var moveErr error
-		for i := 0; i < min(3, len(studies)) && moveErr == nil; i++ {
-			d, err := movescuStudies(ctx, srv, filepath.Join(dir, "q"), studies[i:i+1])
-			got := received()
-			switch {
-			case err != nil:
-				moveErr = err
-			case got != studies[i].Instances:
-				moveErr = fmt.Errorf("destination received %d of %d instances", got, studies[i].Instances)
-			default:
-				rates = append(rates, float64(got)/d.Seconds())
+		ts = append(ts, &target{srv: srv, dir: dir})
+	}
+	defer stopAll()
+	move := func(t *target, sts []studyInfo, want int) (float64, error) {
+		d, err := movescuStudies(ctx, t.srv, filepath.Join(t.dir, "q"), sts)
+		got := received()
+		if err == nil && got != want {
+			err = fmt.Errorf("destination received %d of %d instances", got, want)
+		}
+		if err != nil {
+			return 0, err
+		}
+		return float64(got) / d.Seconds(), nil
+	}
+	for r := range min(3, len(studies)) {
+		for j := range ts {
+			t := ts[(j+r)%len(ts)]
+			if t.studyErr != nil {
+				continue
+			}
+			rate, err := move(t, studies[r:r+1], studies[r].Instances)
+			if t.studyErr = err; err == nil {
+				t.study = append(t.study, rate)
 			}
 		}
-		if moveErr != nil {
-			b.failed(studyM, srv, moveErr)
+	}
+	for r := range moveAllRounds {
+		for j := range ts {
+			t := ts[(j+r)%len(ts)]
+			if t.allErr != nil {
+				continue
+			}
+			rate, err := move(t, studies, b.ct.ChunkFiles[0])
+			if t.allErr = err; err == nil {
+				t.all = append(t.all, rate)
+				log("%-10s %-40s %7.1f inst/s", t.srv.Name(), "C-MOVE whole set", rate)
+			}
+		}
+	}
+	for _, t := range ts {
+		if t.studyErr != nil {
+			b.failed(studyM, t.srv, t.studyErr)
 		} else {
-			b.res.set(studyM, srv.Name(), value(median(rates)))
+			b.res.set(studyM, t.srv.Name(), value(median(t.study)))
 		}
-		var allRates []float64
-		for range moveAllRounds {
-			d, err := movescuStudies(ctx, srv, filepath.Join(dir, "q"), studies)
-			got := received()
-			if err == nil && got != b.ct.ChunkFiles[0] {
-				err = fmt.Errorf("destination received %d of %d instances", got, b.ct.ChunkFiles[0])
-			}
-			if err != nil {
-				b.failed(allM, srv, err)
-				allRates = nil
-				break
-			}
-			allRates = append(allRates, float64(got)/d.Seconds())
-			log("%-10s %-40s %7.1f inst/s", srv.Name(), "C-MOVE whole set", float64(got)/d.Seconds())
+		if t.allErr != nil {
+			b.failed(allM, t.srv, t.allErr)
+		} else {
+			b.res.set(allM, t.srv.Name(), value(median(t.all)))
 		}
-		if len(allRates) > 0 {
-			b.res.set(allM, srv.Name(), value(median(allRates)))
-		}
-		b.peakRow(peakM, srv, srv.Stop())
-		b.cleanup(dir)
 	}
 	return nil
 }

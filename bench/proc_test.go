@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -48,5 +49,30 @@ func TestWaitListening(t *testing.T) {
 	err = p.waitListening(ctx, free, time.Now().Add(10*time.Second), "sleep", log)
 	if err == nil || !strings.Contains(err.Error(), "exited before listening") {
 		t.Errorf("second port never opened, process exited: %v", err)
+	}
+}
+
+// treePIDs finds a child process (and its child), and sumRSS adds their
+// resident memory; a pid that has exited counts nothing.
+func TestTreePIDs(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "sleep 30 & wait")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var pids []int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if pids = treePIDs(cmd.Process.Pid); len(pids) >= 2 {
+			break
+		}
+	}
+	if len(pids) < 2 || pids[0] != cmd.Process.Pid {
+		t.Fatalf("tree of sh: %v, want sh and its sleep", pids)
+	}
+	if sumRSS(pids) <= sumRSS(pids[:1]) {
+		t.Fatalf("RSS of the tree %d not above that of sh alone %d", sumRSS(pids), sumRSS(pids[:1]))
+	}
+	if n := sumRSS([]int{1 << 30}); n != 0 {
+		t.Fatalf("RSS of no process: %d", n)
 	}
 }
