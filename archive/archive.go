@@ -48,13 +48,14 @@ type Archive struct {
 	inflightIDs map[[16]byte]int
 
 	repairs chan string // SOP Instance UIDs queued for the background repairer
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	closed  atomic.Bool
+
 	// Instances not queued because the queue was full since the last
 	// warning, and when that was (unix ns): one warning per
 	// repairWarnEvery, not one per read while a store is down.
 	repairDropped, repairWarnedAt atomic.Int64
-	stop                          context.CancelFunc
-	wg                            sync.WaitGroup
-	closed                        atomic.Bool
 
 	integrity integrityObservers // added by ObserveIntegrity
 }

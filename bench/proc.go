@@ -94,10 +94,10 @@ func (p *serverProc) waitListening(ctx context.Context, port int, deadline time.
 
 // sample adds up VmRSS over the process tree every 20 ms until stopped.
 // Finding the tree reads every process's stat file in /proc, which cost
-// the bench 20–70 % of a core when done at every tick (measured in
-// session 4 with top: CPU taken from the servers it measures on two
-// cores); the tree is therefore found again only every treeRescan, and
-// the ticks in between read the VmRSS of the pids known.
+// the bench ~20–45 % of a core per server sampled when done at every tick
+// (measured in session 4 with top: CPU taken from the servers it measures
+// on two cores); the tree is therefore found again only every treeRescan,
+// and the ticks in between read the VmRSS of the pids known.
 func (p *serverProc) sample() {
 	defer close(p.sampled)
 	t := time.NewTicker(20 * time.Millisecond)

@@ -69,23 +69,24 @@ func TestFindStatuses(t *testing.T) {
 		keys    []dcm.Element
 		want    dimse.Status
 		comment string // in the Error Comment, when set
+		raw     []byte // sent as the identifier instead of keys, when set
 	}{
-		{"no level", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagStudyInstanceUID}}, dimse.StatusUnableToProcess, ""},
-		{"bad level", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "FOO"}}, dimse.StatusUnableToProcess, ""},
-		{"patient in study root", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "PATIENT"}}, dimse.StatusIdentifierDoesNotMatchSOPClass, ""},
-		{"over the cap", "1.2.840.10008.5.1.4.1.2.1.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "IMAGE"}, {Tag: dcm.TagSOPInstanceUID}}, dimse.StatusOutOfResources, ""},
+		{"no level", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagStudyInstanceUID}}, dimse.StatusUnableToProcess, "", nil},
+		{"bad level", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "FOO"}}, dimse.StatusUnableToProcess, "", nil},
+		{"patient in study root", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "PATIENT"}}, dimse.StatusIdentifierDoesNotMatchSOPClass, "", nil},
+		{"over the cap", "1.2.840.10008.5.1.4.1.2.1.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "IMAGE"}, {Tag: dcm.TagSOPInstanceUID}}, dimse.StatusOutOfResources, "", nil},
 		// Adversarial row 30 through the node: refused, bounded, and the
 		// association still answers (the case after each).
-		{"1,000 keys", "1.2.840.10008.5.1.4.1.2.2.1", thousandKeys(), dimse.StatusUnableToProcess, "more than 512 keys"},
-		{"10 MB value, over the 1 MiB identifier cap", "1.2.840.10008.5.1.4.1.2.2.1", nil, dimse.StatusOutOfResources, "data set refused"}, // hugeValueIdentifier
-		{"still usable", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "STUDY"}, {Tag: dcm.TagStudyInstanceUID, Value: "1.2.3.4"}}, dimse.StatusSuccess, ""},
+		{"1,000 keys", "1.2.840.10008.5.1.4.1.2.2.1", thousandKeys(), dimse.StatusUnableToProcess, "more than 512 keys", nil},
+		{"10 MB value, over the 1 MiB identifier cap", "1.2.840.10008.5.1.4.1.2.2.1", nil, dimse.StatusOutOfResources, "data set refused", hugeValueIdentifier(cc, "1.2.840.10008.5.1.4.1.2.2.1")},
+		{"still usable", "1.2.840.10008.5.1.4.1.2.2.1", []dcm.Element{{Tag: dcm.TagQueryRetrieveLevel, Value: "STUDY"}, {Tag: dcm.TagStudyInstanceUID, Value: "1.2.3.4"}}, dimse.StatusSuccess, "", nil},
 	} {
-		ts, _ := cc.TransferSyntax(c.model)
-		var ident []byte
-		if c.keys == nil {
-			ident = hugeValueIdentifier(ts)
-		} else if ident, err = dcm.EncodeIdentifier(c.keys, ts); err != nil {
-			t.Fatal(err)
+		ident := c.raw
+		if ident == nil {
+			ts, _ := cc.TransferSyntax(c.model)
+			if ident, err = dcm.EncodeIdentifier(c.keys, ts); err != nil {
+				t.Fatal(err)
+			}
 		}
 		n := 0
 		st, err := cc.Find(ctx, c.model, ident, func([]byte) error { n++; return nil })
@@ -99,9 +100,11 @@ func TestFindStatuses(t *testing.T) {
 }
 
 // hugeValueIdentifier is a STUDY identifier whose Patient's Name is 10 MB
-// long, written by hand (our encoder refuses it): in Implicit VR, or as UN
-// in Explicit VR, whose PN length field has 16 bits.
-func hugeValueIdentifier(ts string) []byte {
+// long, written by hand (our encoder refuses it) in the transfer syntax cc
+// negotiated for model: in Implicit VR, or as UN in Explicit VR, whose PN
+// length field has 16 bits.
+func hugeValueIdentifier(cc *dimse.ClientConn, model string) []byte {
+	ts, _ := cc.TransferSyntax(model)
 	le := binary.LittleEndian
 	b := []byte{0x08, 0x00, 0x52, 0x00}
 	if ts == uid.ImplicitVRLittleEndian {
